@@ -56,6 +56,10 @@ Result<std::uint64_t> parse_size(const std::string& text);
 // Parses TENSORTIER_PMEM's syntax (see PmemSpec).
 Result<PmemSpec> parse_pmem_spec(const std::string& text);
 
+// The TENSORTIER_PMEM text that gives `spec` ("file:/dir,size=64G"), or a
+// description of the default for temp_file.
+std::string pmem_spec_text(const PmemSpec& spec);
+
 // "1.5 GiB" style rendering for people.
 std::string format_bytes(std::uint64_t bytes);
 

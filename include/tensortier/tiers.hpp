@@ -1,9 +1,12 @@
-// Opening the tiers a configuration asks for on a topology: DRAM NUMA nodes
-// first (HBM before DRAM), then PMem. Used by the CLI and, later, the core.
+// Which tiers a configuration asks for on a topology (the plan: pure, works on
+// an hwloc XML of another machine), and opening them on this machine. Order:
+// HBM, then DRAM NUMA nodes, then PMem (KMEM-DAX nodes or the file/devdax tier).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "tensortier/backend.hpp"
@@ -12,21 +15,34 @@
 
 namespace tensortier {
 
-struct Tier {
-  std::unique_ptr<Backend> backend;
-  std::uint64_t limit_bytes = 0;  // budget of this tier (<= backend capacity)
-  // hwloc attributes of the backing NUMA node, when known.
-  std::optional<std::uint64_t> bandwidth_mbps;
+struct TierPlan {
+  std::string name;                 // as the backend will name it: "dram0", "pmem_file", ...
+  TierKind kind = TierKind::dram;
+  int numa_node = -1;               // -1 for the file/devdax tier
+  std::uint64_t capacity_bytes = 0; // hwloc node size, or the PMem file size asked for
+  std::uint64_t limit_bytes = 0;    // budget tensortier keeps to in this tier
+  std::vector<unsigned> local_cpus;
+  std::optional<std::uint64_t> bandwidth_mbps;  // hwloc memattrs, when published
   std::optional<std::uint64_t> latency_ns;
+  PmemSpec pmem;                    // for the file/devdax tier
 };
 
-// DRAM budget when TENSORTIER_DRAM_LIMIT is unset: physical memory (the NUMA
-// node sizes alone under-report on VMs), capped by a cgroup memory limit, less
-// a 10% reserve for the rest of the process.
-std::uint64_t default_dram_limit_bytes();
+struct Tier {
+  TierPlan plan;
+  std::unique_ptr<Backend> backend;
+};
 
-// Opens every tier. Errors name the variable that caused them
-// ("TENSORTIER_PMEM='file:/nope': directory does not exist ...").
-Result<std::vector<Tier>> open_tiers(const Config& config, const Topology& topology);
+// DRAM budget when TENSORTIER_DRAM_LIMIT is unset: physical memory (NUMA node
+// sizes under-report on VMs), capped by the cgroup memory limit, less 10% for
+// the rest of the process.
+std::uint64_t default_dram_limit_bytes();  // see plan_tiers for XML topologies
+
+// The DRAM budget is split over DRAM nodes in proportion to their hwloc size;
+// HBM and KMEM-DAX nodes get their own size. Errors name the variable.
+Result<std::vector<TierPlan>> plan_tiers(const Config& config, const Topology& topology);
+
+// Opens a backend per plan entry on this machine. Errors name the variable
+// behind the failing tier ("TENSORTIER_PMEM='file:/nope': ...").
+Result<std::vector<Tier>> open_tiers(std::vector<TierPlan> plans);
 
 }  // namespace tensortier

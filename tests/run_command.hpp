@@ -1,0 +1,66 @@
+// Runs a program with extra environment variables and captures its output and
+// how it ended (exit code or signal), for tests of the CLI and of scripts.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace tensortier::test_support {
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  std::string out;
+  std::string err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `unset` names variables removed from the inherited environment.
+inline CommandResult run_command(const std::vector<std::string>& argv,
+                                 const std::map<std::string, std::string>& env = {},
+                                 const std::vector<std::string>& unset = {}) {
+  char out_path[] = "/tmp/tt-test-out-XXXXXX";
+  char err_path[] = "/tmp/tt-test-err-XXXXXX";
+  const int out_fd = mkstemp(out_path);
+  const int err_fd = mkstemp(err_path);
+  CommandResult result;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    for (const auto& name : unset) unsetenv(name.c_str());
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  close(out_fd);
+  close(err_fd);
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  unlink(out_path);
+  unlink(err_path);
+  return result;
+}
+
+}  // namespace tensortier::test_support

@@ -1,0 +1,47 @@
+// The subcommands of the `tensortier` CLI, one file each.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tensortier/config.hpp"
+#include "tensortier/tiers.hpp"
+#include "tensortier/topology.hpp"
+
+namespace tensortier::cli {
+
+struct TopoOptions {
+  bool json = false;
+};
+
+struct DemoOptions {
+  std::uint64_t total_bytes = 256ULL << 20;
+  std::uint64_t block_bytes = 16ULL << 20;
+  std::optional<std::uint64_t> dram_limit_bytes;  // --dram-limit; else env; else 64 MiB
+  std::string json_path;                          // --json FILE ("-" for stdout)
+};
+
+int run_topo(const Config& config, const TopoOptions& options);
+int run_demo(Config config, const DemoOptions& options);
+
+// Shared by the subcommands: JSON and table renderings of tiers and targets.
+nlohmann::json target_json(const MemoryTarget& target);
+nlohmann::json tier_json(const TierPlan& plan, const Backend* backend);
+void print_tier_table(const std::vector<TierPlan>& plans,
+                      const std::vector<const Backend*>& backends);
+
+// The topology the configuration names (TENSORTIER_TOPOLOGY_XML or live); an
+// error names the variable.
+Result<Topology> load_topology(const Config& config);
+
+// Prints "tensortier: <message>" to stderr and returns the exit code for errors.
+int fail(const Status& status);
+
+// Writes `doc` to path ("-" = stdout); false with a message on error.
+bool write_json(const std::string& path, const nlohmann::json& doc);
+
+}  // namespace tensortier::cli
