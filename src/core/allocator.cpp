@@ -1,0 +1,706 @@
+// The tiered allocator: block table, budgets, placement, eviction and
+// stable-address migration. One mutex guards the metadata; copies run without
+// it, with the block marked `moving` (so nobody frees or moves it meanwhile)
+// and its pages behind the write barrier.
+#include "tensortier/allocator.hpp"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/address_space.hpp"
+#include "core/mover.hpp"
+#include "core/policy.hpp"
+#include "core/trace.hpp"
+#include "core/write_barrier.hpp"
+#include "tensortier/tiers.hpp"
+
+namespace tensortier {
+
+using detail::AddressSpace;
+using detail::Candidate;
+using detail::kNoNextUse;
+using detail::MoveKind;
+using detail::MoveRequest;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::size_t page_bytes() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
+
+bool is_fast(TierKind kind) { return kind == TierKind::dram || kind == TierKind::hbm; }
+
+std::string pointer_text(const void* p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
+}
+
+}  // namespace
+
+struct Allocator::Impl {
+  struct Block {
+    std::uintptr_t addr = 0;
+    std::size_t bytes = 0;  // mapped, page rounded
+    AddressSpace::Range va;
+    int tier = 0;
+    Extent extent;
+    int pins = 0;
+    bool moving = false;
+    std::uint64_t last_use = 0;
+    std::uint64_t next_use = kNoNextUse;
+  };
+  // A freed DRAM block kept mapped (pages already faulted) for reuse.
+  struct CachedBlock {
+    AddressSpace::Range va;
+    Extent extent;
+  };
+  struct TierState {
+    Tier tier;
+    TierInfo info;
+    bool fast = false;
+    std::uint64_t limit = 0;
+    std::uint64_t current = 0;   // live blocks
+    std::uint64_t cached = 0;    // freed, kept mapped
+    std::uint64_t reserved = 0;  // budget taken by allocations and moves in flight
+    std::uint64_t peak = 0;
+    std::uint64_t blocks = 0;
+    std::uint64_t cache_limit = 0;
+    std::multimap<std::size_t, CachedBlock> cache;  // by bytes
+
+    std::uint64_t used() const { return current + cached + reserved; }
+    void note_peak() { peak = std::max(peak, used()); }
+  };
+
+  AllocatorOptions options;
+  std::vector<TierState> tiers;
+  std::vector<TierInfo> infos;
+  std::vector<int> slow_order;                       // PMem tiers in plan order
+  std::map<int, std::vector<int>> fast_order_by_cpu;  // cpu -> fast tiers, nearest first
+  std::vector<int> default_fast_order;
+  std::unique_ptr<AddressSpace> va;
+  std::unique_ptr<detail::EvictionPolicy> policy;
+  detail::TraceRecorder trace;
+
+  mutable std::mutex mu;
+  std::condition_variable moved;
+  std::map<std::uintptr_t, Block> blocks;
+  std::uint64_t tick = 0;
+  std::uint64_t current_step = 0;
+
+  std::atomic<std::uint64_t> barrier_faults{0};
+  std::uint64_t allocations = 0, frees = 0, failed_allocations = 0;
+  std::uint64_t demotions = 0, promotions = 0, bytes_demoted = 0, bytes_promoted = 0;
+  double migration_seconds = 0, projected_optane_seconds = 0;
+
+  std::unique_ptr<detail::Mover> mover;  // last: stops first
+
+  explicit Impl(AllocatorOptions o) : options(std::move(o)), trace(options.record_trace) {}
+
+  // ---- lookup -------------------------------------------------------------
+
+  Block* find_start(const void* ptr) {
+    auto it = blocks.find(reinterpret_cast<std::uintptr_t>(ptr));
+    return it == blocks.end() ? nullptr : &it->second;
+  }
+
+  // The block containing ptr (interior pointers too).
+  Block* find_containing(const void* ptr) {
+    const auto p = reinterpret_cast<std::uintptr_t>(ptr);
+    auto it = blocks.upper_bound(p);
+    if (it == blocks.begin()) return nullptr;
+    --it;
+    return p < it->second.addr + it->second.bytes ? &it->second : nullptr;
+  }
+
+  Status not_a_block(const void* ptr) const {
+    if (va->contains(ptr))
+      return Status(Errc::invalid_argument,
+                    "pointer " + pointer_text(ptr) +
+                        " is not the start of a live block (double free, or an interior pointer)");
+    return Status(Errc::invalid_argument,
+                  "pointer " + pointer_text(ptr) + " was not allocated by this allocator");
+  }
+
+  // Waits until *b is not moving; returns the block again (it may be gone).
+  Block* wait_still(std::unique_lock<std::mutex>& lk, std::uintptr_t addr) {
+    for (;;) {
+      auto it = blocks.find(addr);
+      if (it == blocks.end()) return nullptr;
+      if (!it->second.moving) return &it->second;
+      moved.wait(lk);
+    }
+  }
+
+  // ---- tiers ----------------------------------------------------------------
+
+  const std::vector<int>& fast_order() const {
+    if (options.numa_local_first) {
+      const int cpu = sched_getcpu();
+      auto it = fast_order_by_cpu.find(cpu);
+      if (it != fast_order_by_cpu.end()) return it->second;
+    }
+    return default_fast_order;
+  }
+
+  bool fits(int t, std::size_t bytes) const {
+    return tiers[t].used() + bytes <= tiers[t].limit;
+  }
+
+  void record_counter(int t) {
+    if (trace.enabled()) trace.counter(tiers[t].info.name, tiers[t].current + tiers[t].cached);
+  }
+
+  std::string occupancy_text() const {
+    std::string text;
+    for (const auto& t : tiers) {
+      if (!text.empty()) text += ", ";
+      text += t.info.name + " " + format_bytes(t.used()) + " of " + format_bytes(t.limit);
+    }
+    return text;
+  }
+
+  // Unmaps a cached block (under mu: short syscalls only).
+  void drop_cached(int t, std::multimap<std::size_t, CachedBlock>::iterator it) {
+    CachedBlock c = it->second;
+    tiers[t].cache.erase(it);
+    tiers[t].cached -= c.extent.bytes;
+    AddressSpace::reset(c.va.addr, c.extent.bytes);
+    c.extent.addr = nullptr;
+    tiers[t].tier.backend->release(c.extent);
+    va->release(c.va);
+  }
+
+  // Makes room for `bytes` in fast tier t: drops cached blocks, then demotes
+  // victims by policy. Victims whose next use comes before `protect_next_use`
+  // are kept (a prefetch must not evict what is needed sooner). Returns with
+  // the lock held and true when the bytes fit.
+  bool make_room(std::unique_lock<std::mutex>& lk, int t, std::size_t bytes,
+                 std::uintptr_t exclude, std::uint64_t protect_next_use = 0) {
+    for (;;) {
+      while (!fits(t, bytes) && !tiers[t].cache.empty())
+        drop_cached(t, std::prev(tiers[t].cache.end()));
+      if (fits(t, bytes)) return true;
+      if (!policy->migrates()) return false;
+
+      std::vector<Candidate> candidates;
+      bool moving_out = false;
+      for (auto& [addr, b] : blocks) {
+        if (b.tier != t || addr == exclude) continue;
+        if (b.moving) {
+          moving_out = true;
+          continue;
+        }
+        if (b.pins > 0) continue;
+        const std::uint64_t next =
+            b.next_use < current_step ? kNoNextUse : b.next_use;
+        if (protect_next_use != 0 && next <= protect_next_use) continue;
+        candidates.push_back({addr, b.bytes, b.last_use, b.next_use});
+      }
+      policy->order(candidates, current_step);
+      if (candidates.empty()) {
+        if (!moving_out) return false;
+        moved.wait(lk);  // a move out of t will free budget
+        continue;
+      }
+      Block& victim = blocks.at(candidates.front().addr);
+      const int dst = slow_tier_for(victim.bytes);
+      if (dst < 0) return false;
+      tiers[dst].reserved += victim.bytes;
+      tiers[dst].note_peak();
+      victim.moving = true;
+      move_block(lk, victim, dst);  // failure leaves the victim where it was
+      if (victim.tier == t && !victim.moving) {
+        // The move failed: do not spin on the same victim.
+        if (!fits(t, bytes)) return false;
+      }
+    }
+  }
+
+  int slow_tier_for(std::size_t bytes) const {
+    for (int s : slow_order)
+      if (fits(s, bytes)) return s;
+    return -1;
+  }
+
+  // ---- migration --------------------------------------------------------------
+
+  // Moves b to tier dst at the same address. Preconditions (under lk): b.moving
+  // set by the caller, dst budget reserved. Releases lk during the copy.
+  Status move_block(std::unique_lock<std::mutex>& lk, Block& b, int dst) {
+    const int src = b.tier;
+    const std::size_t bytes = b.bytes;
+    void* addr = reinterpret_cast<void*>(b.addr);
+    Backend& to = *tiers[dst].tier.backend;
+    Backend& from = *tiers[src].tier.backend;
+    lk.unlock();
+
+    const double start_us = trace.now_us();
+    const auto t0 = Clock::now();
+    Status status;
+    auto fresh = to.allocate(bytes, AllocateOptions{nullptr, tiers[dst].fast});
+    if (!fresh) status = fresh.status();
+    int slot = -1;
+    if (status) {
+      while ((slot = detail::WriteBarrier::begin(addr, bytes, &barrier_faults)) < 0)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      status = to.copy_in(*fresh, 0, addr, bytes);
+      if (status) throttle(bytes, tiers[dst].fast, t0);
+      if (status) status = to.move(*fresh, addr);
+      if (!status) mprotect(addr, bytes, PROT_READ | PROT_WRITE);
+      detail::WriteBarrier::end(slot);
+      if (!status) to.release(*fresh);
+    }
+    if (status) {
+      Extent old = b.extent;  // only the mover touches b.extent while moving
+      old.addr = nullptr;     // its mapping was replaced by the move
+      from.release(old);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+    lk.lock();
+    tiers[dst].reserved -= bytes;
+    if (status) {
+      b.extent = *fresh;
+      b.tier = dst;
+      tiers[src].current -= bytes;
+      tiers[src].blocks -= 1;
+      tiers[dst].current += bytes;
+      tiers[dst].blocks += 1;
+      tiers[dst].note_peak();
+      migration_seconds += seconds;
+      projected_optane_seconds += optane_seconds(bytes, tiers[dst].fast);
+      if (tiers[dst].fast) {
+        promotions += 1;
+        bytes_promoted += bytes;
+      } else {
+        demotions += 1;
+        bytes_demoted += bytes;
+      }
+      record_counter(src);
+      record_counter(dst);
+      trace.migration(tiers[src].info.name, tiers[dst].info.name, bytes, start_us, trace.now_us(),
+                      b.addr);
+    }
+    b.moving = false;
+    moved.notify_all();
+    return status;
+  }
+
+  double optane_seconds(std::size_t bytes, bool promote) const {
+    const auto& o = options.throttle;
+    const double gbps = (promote ? o.read_gbps_per_dimm : o.write_gbps_per_dimm) *
+                        std::max(1u, o.dimms);
+    return static_cast<double>(bytes) / (gbps * 1e9);
+  }
+
+  // Optane emulation: a copy takes at least as long as it would on Optane.
+  void throttle(std::size_t bytes, bool promote, Clock::time_point start) const {
+    if (!options.throttle.enabled) return;
+    const auto due = start + std::chrono::duration<double>(optane_seconds(bytes, promote));
+    std::this_thread::sleep_until(std::chrono::time_point_cast<Clock::duration>(due));
+  }
+
+  // Promotes b (not moving, under lk) into the first fast tier that has, or
+  // can make, room. Ok and unchanged when already fast.
+  Status promote_locked(std::unique_lock<std::mutex>& lk, Block& b,
+                        std::uint64_t protect_next_use = 0) {
+    if (tiers[b.tier].fast) return Status::ok();
+    const std::uintptr_t addr = b.addr;
+    const std::size_t bytes = b.bytes;  // b may go while make_room unlocks
+    for (int t : fast_order()) {
+      if (!fits(t, bytes) &&
+          !(policy->migrates() && make_room(lk, t, bytes, addr, protect_next_use)))
+        continue;
+      Block* again = wait_still(lk, addr);  // make_room released the lock
+      if (again == nullptr) return Status(Errc::invalid_argument, "block freed while promoting");
+      if (tiers[again->tier].fast) return Status::ok();
+      if (!fits(t, again->bytes)) continue;
+      tiers[t].reserved += again->bytes;
+      tiers[t].note_peak();
+      again->moving = true;
+      return move_block(lk, *again, t);
+    }
+    return Status(Errc::no_space, "no DRAM tier has room to promote " + format_bytes(bytes) +
+                                      " (" + occupancy_text() + ")");
+  }
+
+  Status demote_locked(std::unique_lock<std::mutex>& lk, Block& b) {
+    if (!tiers[b.tier].fast) return Status::ok();
+    const int dst = slow_tier_for(b.bytes);
+    if (dst < 0)
+      return Status(Errc::no_space, "no PMem tier has room to demote " + format_bytes(b.bytes) +
+                                        " (" + occupancy_text() + ")");
+    tiers[dst].reserved += b.bytes;
+    tiers[dst].note_peak();
+    b.moving = true;
+    return move_block(lk, b, dst);
+  }
+
+  // Synchronous demote/promote of the block starting at ptr.
+  Status move_now(void* ptr, bool to_fast) {
+    std::unique_lock lk(mu);
+    if (find_start(ptr) == nullptr) return not_a_block(ptr);
+    Block* b = wait_still(lk, reinterpret_cast<std::uintptr_t>(ptr));
+    if (b == nullptr) return not_a_block(ptr);
+    if (b->pins > 0)
+      return Status(Errc::invalid_argument, "block " + pointer_text(ptr) + " is pinned");
+    return to_fast ? promote_locked(lk, *b) : demote_locked(lk, *b);
+  }
+
+  void run_request(const MoveRequest& request) {
+    std::unique_lock lk(mu);
+    Block* b = wait_still(lk, request.addr);
+    if (b == nullptr || b->pins > 0) return;
+    if (request.kind == MoveKind::promote) {
+      const std::uint64_t next = b->next_use == kNoNextUse ? 0 : b->next_use;
+      promote_locked(lk, *b, next);
+    } else {
+      demote_locked(lk, *b);
+    }
+  }
+
+  // ---- allocation -------------------------------------------------------------
+
+  Result<void*> allocate(std::size_t bytes, std::size_t alignment, Hint hint) {
+    const std::size_t page = page_bytes();
+    if (bytes == 0) return Result<void*>(Errc::invalid_argument, "cannot allocate 0 bytes");
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > detail::kHugePageBytes)
+      return Result<void*>(Errc::invalid_argument,
+                           "alignment " + std::to_string(alignment) +
+                               " is not a power of two up to 2 MiB");
+    if (bytes > (std::size_t{1} << 62))
+      return Result<void*>(Errc::invalid_argument,
+                           "size " + std::to_string(bytes) + " bytes is too large");
+    const std::size_t mapped = (bytes + page - 1) / page * page;
+
+    std::vector<int> order = fast_order();
+    order.insert(hint == Hint::cold ? order.begin() : order.end(), slow_order.begin(),
+                 slow_order.end());
+
+    std::unique_lock lk(mu);
+    // Reuse a cached block of the same size in the preferred tier: no syscall,
+    // pages already faulted.
+    if (const int t = order.front(); tiers[t].fast) {
+      auto [first, last] = tiers[t].cache.equal_range(mapped);
+      for (auto it = first; it != last; ++it) {
+        if (reinterpret_cast<std::uintptr_t>(it->second.va.addr) % alignment != 0) continue;
+        CachedBlock c = it->second;
+        tiers[t].cache.erase(it);
+        tiers[t].cached -= mapped;
+        tiers[t].current += mapped;
+        return insert_block(t, c.va, c.extent);
+      }
+    }
+
+    for (int t : order) {
+      const bool room = fits(t, mapped) ||
+                        (tiers[t].fast && hint != Hint::cold && make_room(lk, t, mapped, 0));
+      if (!room) continue;
+      tiers[t].reserved += mapped;
+      tiers[t].note_peak();
+      lk.unlock();
+      AddressSpace::Range range = va->allocate(mapped, alignment);
+      Result<Extent> extent(Errc::no_space, "virtual range of " + format_bytes(va->bytes()) +
+                                                " exhausted");
+      if (range.addr != nullptr) {
+        extent = tiers[t].tier.backend->allocate(mapped, AllocateOptions{range.addr, false});
+        if (!extent) {
+          AddressSpace::reset(range.addr, mapped);
+          va->release(range);
+        }
+      }
+      lk.lock();
+      tiers[t].reserved -= mapped;
+      if (extent) {
+        tiers[t].current += mapped;
+        return insert_block(t, range, *extent);
+      }
+      if (range.addr == nullptr) break;  // no tier can help
+      // This tier's storage is full (e.g. ENOSPC on the PMem file): try the next.
+    }
+    failed_allocations += 1;
+    return Result<void*>(Errc::no_space, "no tier has room for " + format_bytes(mapped) + " (" +
+                                             occupancy_text() + ")");
+  }
+
+  // Under mu; tiers[t].current already includes the block.
+  void* insert_block(int t, AddressSpace::Range range, Extent extent) {
+    Block b;
+    b.addr = reinterpret_cast<std::uintptr_t>(range.addr);
+    b.bytes = extent.bytes;
+    b.va = range;
+    b.tier = t;
+    b.extent = extent;
+    b.last_use = ++tick;
+    blocks.emplace(b.addr, b);
+    tiers[t].blocks += 1;
+    tiers[t].note_peak();
+    allocations += 1;
+    record_counter(t);
+    return range.addr;
+  }
+
+  Status deallocate(void* ptr) {
+    std::unique_lock lk(mu);
+    if (find_start(ptr) == nullptr) return not_a_block(ptr);
+    Block* b = wait_still(lk, reinterpret_cast<std::uintptr_t>(ptr));
+    if (b == nullptr) return not_a_block(ptr);  // freed meanwhile by another thread
+    Block block = *b;
+    blocks.erase(block.addr);
+    TierState& tier = tiers[block.tier];
+    tier.current -= block.bytes;
+    tier.blocks -= 1;
+    frees += 1;
+    if (tier.fast && tier.cached + block.bytes <= tier.cache_limit) {
+      tier.cache.emplace(block.bytes, CachedBlock{block.va, block.extent});
+      tier.cached += block.bytes;
+      record_counter(block.tier);
+      return Status::ok();
+    }
+    record_counter(block.tier);
+    lk.unlock();
+    Status s = AddressSpace::reset(ptr, block.bytes);
+    block.extent.addr = nullptr;
+    tier.tier.backend->release(block.extent);
+    va->release(block.va);
+    return s;
+  }
+};
+
+// ---- Allocator --------------------------------------------------------------
+
+Allocator::Allocator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Allocator::~Allocator() {
+  if (!impl_) return;
+  impl_->mover.reset();  // finish queued moves first
+  std::lock_guard lk(impl_->mu);
+  for (auto& [addr, b] : impl_->blocks) impl_->tiers[b.tier].tier.backend->release(b.extent);
+  for (int t = 0; t < static_cast<int>(impl_->tiers.size()); ++t)
+    while (!impl_->tiers[t].cache.empty()) impl_->drop_cached(t, impl_->tiers[t].cache.begin());
+}
+
+Result<std::unique_ptr<Allocator>> Allocator::create(AllocatorOptions options) {
+  using R = Result<std::unique_ptr<Allocator>>;
+  if (Status s = detail::WriteBarrier::install(); !s) return R(s);
+  auto topology = Topology::load(options.config.topology_xml);
+  if (!topology) {
+    if (options.config.topology_xml.empty()) return R(topology.status());
+    return R(topology.status().with_context("TENSORTIER_TOPOLOGY_XML='" +
+                                            options.config.topology_xml + "'"));
+  }
+  auto plans = plan_tiers(options.config, *topology);
+  if (!plans) return R(plans.status());
+  auto opened = open_tiers(std::move(*plans));
+  if (!opened) return R(opened.status());
+
+  auto impl = std::make_unique<Impl>(std::move(options));
+  std::uint64_t total = 0;
+  for (auto& tier : *opened) {
+    Impl::TierState state;
+    state.info = tier.backend->info();
+    state.fast = is_fast(state.info.kind);
+    state.limit = tier.plan.limit_bytes;
+    state.cache_limit = state.fast ? std::min<std::uint64_t>(state.limit / 4, 1ULL << 30) : 0;
+    state.tier = std::move(tier);
+    total += state.limit;
+    impl->infos.push_back(state.info);
+    impl->tiers.push_back(std::move(state));
+  }
+
+  // Fast tiers nearest to each CPU first (HBM before DRAM at equal distance).
+  const auto& targets = topology->targets();
+  auto distance = [&](unsigned from_node, int to_node) -> std::uint64_t {
+    const auto& d = topology->distances();
+    int i = -1, j = -1;
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      if (targets[k].numa_node == from_node) i = static_cast<int>(k);
+      if (static_cast<int>(targets[k].numa_node) == to_node) j = static_cast<int>(k);
+    }
+    if (i >= 0 && j >= 0 && static_cast<std::size_t>(i) < d.size() &&
+        static_cast<std::size_t>(j) < d[i].size())
+      return d[i][j];
+    return from_node == static_cast<unsigned>(to_node) ? 10 : 20;
+  };
+  for (int t = 0; t < static_cast<int>(impl->tiers.size()); ++t)
+    (impl->tiers[t].fast ? impl->default_fast_order : impl->slow_order).push_back(t);
+  for (const auto& target : targets) {
+    for (unsigned cpu : target.local_cpus) {
+      std::vector<int> order = impl->default_fast_order;
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return distance(target.numa_node, impl->tiers[a].info.numa_node) <
+               distance(target.numa_node, impl->tiers[b].info.numa_node);
+      });
+      impl->fast_order_by_cpu[static_cast<int>(cpu)] = order;
+    }
+  }
+
+  auto space = AddressSpace::reserve(std::clamp<std::uint64_t>(2 * total, 1ULL << 30, 32ULL << 40));
+  if (!space) return R(space.status());
+  impl->va = std::move(*space);
+  impl->policy = detail::make_policy(impl->options.policy);
+  Impl* raw = impl.get();
+  impl->mover = std::make_unique<detail::Mover>([raw](const MoveRequest& r) { raw->run_request(r); });
+  for (int t = 0; t < static_cast<int>(impl->tiers.size()); ++t) impl->record_counter(t);
+  return std::unique_ptr<Allocator>(new Allocator(std::move(impl)));
+}
+
+Result<std::unique_ptr<Allocator>> Allocator::from_env() {
+  auto options = allocator_options_from_env(process_env());
+  if (!options) return Result<std::unique_ptr<Allocator>>(options.status());
+  return create(std::move(*options));
+}
+
+Result<void*> Allocator::try_allocate(std::size_t bytes, std::size_t alignment, Hint hint) {
+  return impl_->allocate(bytes, alignment, hint);
+}
+
+void* Allocator::allocate(std::size_t bytes, std::size_t alignment, Hint hint) {
+  auto p = try_allocate(bytes, alignment, hint);
+  if (p) return *p;
+  if (p.status().code() == Errc::invalid_argument)
+    throw std::invalid_argument("tensortier: " + p.status().message());
+  throw std::bad_alloc();
+}
+
+Status Allocator::deallocate(void* ptr) { return impl_->deallocate(ptr); }
+
+Status Allocator::pin(void* ptr) {
+  std::unique_lock lk(impl_->mu);
+  if (impl_->find_start(ptr) == nullptr) return impl_->not_a_block(ptr);
+  Impl::Block* b = impl_->wait_still(lk, reinterpret_cast<std::uintptr_t>(ptr));
+  if (b == nullptr) return impl_->not_a_block(ptr);
+  b->last_use = ++impl_->tick;
+  if (!impl_->tiers[b->tier].fast && impl_->policy->migrates()) {
+    impl_->promote_locked(lk, *b);  // best effort: a pinned block may stay in PMem
+    b = impl_->wait_still(lk, reinterpret_cast<std::uintptr_t>(ptr));
+    if (b == nullptr) return impl_->not_a_block(ptr);
+  }
+  b->pins += 1;
+  return Status::ok();
+}
+
+Status Allocator::unpin(void* ptr) {
+  std::lock_guard lk(impl_->mu);
+  Impl::Block* b = impl_->find_start(ptr);
+  if (b == nullptr) return impl_->not_a_block(ptr);
+  if (b->pins == 0)
+    return Status(Errc::invalid_argument, "block " + pointer_text(ptr) + " is not pinned");
+  b->pins -= 1;
+  return Status::ok();
+}
+
+PinGuard Allocator::pin_guard(void* ptr) {
+  if (Status s = pin(ptr); !s) throw std::invalid_argument("tensortier: " + s.message());
+  return PinGuard(this, ptr);
+}
+
+Status Allocator::advise(void* ptr, Advice advice) {
+  std::unique_lock lk(impl_->mu);
+  Impl::Block* b = impl_->find_start(ptr);
+  if (b == nullptr) return impl_->not_a_block(ptr);
+  const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
+  switch (advice) {
+    case Advice::hot: {
+      b->last_use = ++impl_->tick;
+      if (!impl_->policy->migrates()) return Status::ok();
+      b = impl_->wait_still(lk, addr);
+      if (b == nullptr || b->pins > 0) return Status::ok();
+      return impl_->promote_locked(lk, *b);
+    }
+    case Advice::will_need:
+      b->last_use = ++impl_->tick;
+      if (impl_->policy->migrates() && !impl_->tiers[b->tier].fast)
+        impl_->mover->enqueue({addr, MoveKind::promote});
+      return Status::ok();
+    case Advice::cold:
+    case Advice::wont_need:
+      if (impl_->policy->migrates() && impl_->tiers[b->tier].fast)
+        impl_->mover->enqueue({addr, MoveKind::demote});
+      return Status::ok();
+  }
+  return Status::ok();
+}
+
+Status Allocator::demote(void* ptr) { return impl_->move_now(ptr, /*promote=*/false); }
+
+Status Allocator::promote(void* ptr) { return impl_->move_now(ptr, /*promote=*/true); }
+
+void Allocator::wait_for_moves() { impl_->mover->wait_idle(); }
+
+Status Allocator::set_next_use(void* ptr, std::uint64_t step) {
+  std::lock_guard lk(impl_->mu);
+  Impl::Block* b = impl_->find_start(ptr);
+  if (b == nullptr) return impl_->not_a_block(ptr);
+  b->next_use = step;
+  return Status::ok();
+}
+
+void Allocator::set_current_step(std::uint64_t step) {
+  std::lock_guard lk(impl_->mu);
+  impl_->current_step = step;
+}
+
+int Allocator::tier_of(const void* ptr) const {
+  if (!owns(ptr)) return -1;
+  std::lock_guard lk(impl_->mu);
+  const Impl::Block* b = impl_->find_containing(ptr);
+  return b == nullptr ? -1 : b->tier;
+}
+
+bool Allocator::owns(const void* ptr) const noexcept { return impl_->va->contains(ptr); }
+
+std::size_t Allocator::block_bytes(const void* ptr) const {
+  std::lock_guard lk(impl_->mu);
+  const Impl::Block* b = impl_->find_start(ptr);
+  return b == nullptr ? 0 : b->bytes;
+}
+
+const std::vector<TierInfo>& Allocator::tiers() const noexcept { return impl_->infos; }
+
+Stats Allocator::stats() const {
+  std::lock_guard lk(impl_->mu);
+  Stats s;
+  for (const auto& t : impl_->tiers)
+    s.tiers.push_back({t.info.name, tier_kind_name(t.info.kind), t.limit, t.current, t.peak,
+                       t.cached, t.blocks});
+  s.allocations = impl_->allocations;
+  s.frees = impl_->frees;
+  s.failed_allocations = impl_->failed_allocations;
+  s.demotions = impl_->demotions;
+  s.promotions = impl_->promotions;
+  s.bytes_demoted = impl_->bytes_demoted;
+  s.bytes_promoted = impl_->bytes_promoted;
+  s.barrier_faults = impl_->barrier_faults.load();
+  s.migration_seconds = impl_->migration_seconds;
+  s.projected_optane_seconds = impl_->projected_optane_seconds;
+  s.policy = policy_name(impl_->options.policy);
+  return s;
+}
+
+Status Allocator::write_trace(const std::string& path) const { return impl_->trace.write(path); }
+
+// ---- std::pmr adapter ---------------------------------------------------------
+
+void* MemoryResource::do_allocate(std::size_t bytes, std::size_t alignment) {
+  return allocator_.allocate(bytes == 0 ? 1 : bytes, alignment, hint_);
+}
+
+void MemoryResource::do_deallocate(void* ptr, std::size_t, std::size_t) {
+  allocator_.deallocate(ptr);  // a foreign pointer is reported, never freed
+}
+
+bool MemoryResource::do_is_equal(const std::pmr::memory_resource& other) const noexcept {
+  const auto* o = dynamic_cast<const MemoryResource*>(&other);
+  return o != nullptr && &o->allocator_ == &allocator_;
+}
+
+}  // namespace tensortier

@@ -1,0 +1,34 @@
+#include "tensortier/stats.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace tensortier {
+
+std::string stats_to_json(const Stats& s) {
+  nlohmann::json tiers = nlohmann::json::array();
+  for (const auto& t : s.tiers)
+    tiers.push_back({{"name", t.name},
+                     {"kind", t.kind},
+                     {"limit_bytes", t.limit_bytes},
+                     {"current_bytes", t.current_bytes},
+                     {"peak_bytes", t.peak_bytes},
+                     {"cached_bytes", t.cached_bytes},
+                     {"blocks", t.blocks}});
+  nlohmann::json doc = {
+      {"tiers", tiers},
+      {"migrations",
+       {{"demotions", s.demotions},
+        {"promotions", s.promotions},
+        {"bytes_demoted", s.bytes_demoted},
+        {"bytes_promoted", s.bytes_promoted},
+        {"seconds", s.migration_seconds},
+        {"projected_optane_seconds", s.projected_optane_seconds}}},
+      {"allocations", s.allocations},
+      {"frees", s.frees},
+      {"failed_allocations", s.failed_allocations},
+      {"barrier_faults", s.barrier_faults},
+      {"policy", s.policy}};
+  return doc.dump(2);
+}
+
+}  // namespace tensortier

@@ -1,0 +1,103 @@
+#include "core/write_barrier.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+namespace tensortier::detail {
+namespace {
+
+struct Slot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 moving
+  std::atomic<std::uintptr_t> begin{0};
+  std::atomic<std::uintptr_t> end{0};
+  std::atomic<std::atomic<std::uint64_t>*> faults{nullptr};
+};
+
+Slot g_slots[WriteBarrier::kSlots];
+struct sigaction g_previous;
+std::once_flag g_install_once;
+int g_install_errno = 0;
+
+// Chains to the handler that was installed before ours.
+void chain(int sig, siginfo_t* info, void* context) {
+  if (g_previous.sa_flags & SA_SIGINFO) {
+    if (g_previous.sa_sigaction != nullptr) {
+      g_previous.sa_sigaction(sig, info, context);
+      return;
+    }
+  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    g_previous.sa_handler(sig);
+    return;
+  }
+  // Default action: reinstall it and return; the faulting access repeats and
+  // the process ends with SIGSEGV as it would have without us.
+  signal(sig, SIG_DFL);
+}
+
+void on_segv(int sig, siginfo_t* info, void* context) {
+  const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  for (Slot& slot : g_slots) {
+    if (slot.state.load(std::memory_order_acquire) != 2) continue;
+    const std::uintptr_t begin = slot.begin.load(std::memory_order_relaxed);
+    const std::uintptr_t end = slot.end.load(std::memory_order_relaxed);
+    if (addr < begin || addr >= end) continue;
+    if (auto* faults = slot.faults.load(std::memory_order_relaxed))
+      faults->fetch_add(1, std::memory_order_relaxed);
+    // Wait for the move to end; nanosleep is async-signal-safe.
+    timespec pause{0, 20000};
+    while (slot.state.load(std::memory_order_acquire) == 2 &&
+           slot.begin.load(std::memory_order_relaxed) == begin)
+      nanosleep(&pause, nullptr);
+    return;  // the access retries on the new mapping
+  }
+  chain(sig, info, context);
+}
+
+}  // namespace
+
+Status WriteBarrier::install() {
+  std::call_once(g_install_once, [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_segv;
+    action.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGSEGV, &action, &g_previous) != 0) g_install_errno = errno;
+  });
+  if (g_install_errno != 0)
+    return Status(Errc::internal,
+                  std::string("cannot install the SIGSEGV write barrier: ") + std::strerror(g_install_errno));
+  return Status::ok();
+}
+
+int WriteBarrier::begin(void* addr, std::size_t bytes, std::atomic<std::uint64_t>* faults) {
+  for (int i = 0; i < kSlots; ++i) {
+    int expected = 0;
+    if (!g_slots[i].state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+    const auto begin = reinterpret_cast<std::uintptr_t>(addr);
+    g_slots[i].begin.store(begin, std::memory_order_relaxed);
+    g_slots[i].end.store(begin + bytes, std::memory_order_relaxed);
+    g_slots[i].faults.store(faults, std::memory_order_relaxed);
+    g_slots[i].state.store(2, std::memory_order_release);
+    // Registered before protecting, so no fault can miss the slot.
+    if (mprotect(addr, bytes, PROT_READ) != 0) {
+      g_slots[i].state.store(0, std::memory_order_release);
+      return -1;
+    }
+    return i;
+  }
+  return -1;
+}
+
+void WriteBarrier::end(int slot) {
+  if (slot < 0 || slot >= kSlots) return;
+  g_slots[slot].begin.store(0, std::memory_order_relaxed);
+  g_slots[slot].state.store(0, std::memory_order_release);
+}
+
+}  // namespace tensortier::detail
