@@ -12,6 +12,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev   # tests
   libbenchmark-dev libjemalloc-dev  # benchmarks and their baselines
+  libdnnl-dev                 # oneDNN: the 3D convolution runtime
 )
 
 missing=()

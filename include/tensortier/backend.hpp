@@ -75,9 +75,15 @@ class Backend {
   virtual void release(Extent& extent) noexcept = 0;
 
   // Copies `bytes` from src into the extent at `offset` with the medium's best
-  // copy (libpmem2 memcpy with NOFLUSH, one persist at the end, for PMem).
+  // copy (libpmem2 memcpy with NOFLUSH, then one persist at the end for PMem
+  // when `persist` is Persist::yes). The tiering core uses PMem as volatile
+  // capacity and skips the persist: an msync per migration only costs.
+  enum class Persist { yes, no };
   virtual Status copy_in(const Extent& dst, std::size_t offset, const void* src,
-                         std::size_t bytes) = 0;
+                         std::size_t bytes, Persist persist) = 0;
+  Status copy_in(const Extent& dst, std::size_t offset, const void* src, std::size_t bytes) {
+    return copy_in(dst, offset, src, bytes, Persist::yes);
+  }
 };
 
 // DRAM: anonymous memory bound to one NUMA node (libnuma mbind; the _none twin

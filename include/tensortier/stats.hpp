@@ -37,4 +37,8 @@ struct Stats {
 // The JSON document of DESIGN.md (plus the extra counters).
 std::string stats_to_json(const Stats& stats);
 
+// Writes stats_to_json() to `path` ("-" = stderr). Reports a failure on
+// stderr and returns false; never throws (it runs at exit).
+bool write_stats_file(const Stats& stats, const std::string& path) noexcept;
+
 }  // namespace tensortier

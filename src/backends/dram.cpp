@@ -140,8 +140,10 @@ class AnonymousBackend final : public Backend {
     uncharge(extent.bytes);
   }
 
-  Status copy_in(const Extent& dst, std::size_t offset, const void* src,
-                 std::size_t bytes) override {
+  using Backend::copy_in;
+  // Volatile memory: nothing to persist.
+  Status copy_in(const Extent& dst, std::size_t offset, const void* src, std::size_t bytes,
+                 Persist) override {
     if (dst.addr == nullptr) {
       return Status(Errc::invalid_argument, info_.name + ": copy_in: the extent is not mapped");
     }

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/address_space.hpp"
@@ -70,12 +71,17 @@ struct Allocator::Impl {
     std::uint64_t current = 0;   // live blocks
     std::uint64_t cached = 0;    // freed, kept mapped
     std::uint64_t reserved = 0;  // budget taken by allocations and moves in flight
+    std::uint64_t spare = 0;     // pre-faulted extents left by migrations, for the next one
     std::uint64_t peak = 0;
     std::uint64_t blocks = 0;
-    std::uint64_t cache_limit = 0;
+    std::uint64_t cache_limit = 0;  // for cached blocks, and again for spares
     std::multimap<std::size_t, CachedBlock> cache;  // by bytes
+    // Migration ping-pong: a move leaves the source pages (already faulted in)
+    // mapped outside the virtual range; the next move into this tier copies
+    // into them instead of faulting in fresh pages. Counted against the limit.
+    std::multimap<std::size_t, Extent> spares;  // by bytes
 
-    std::uint64_t used() const { return current + cached + reserved; }
+    std::uint64_t used() const { return current + cached + reserved + spare; }
     void note_peak() { peak = std::max(peak, used()); }
   };
 
@@ -187,6 +193,8 @@ struct Allocator::Impl {
     for (;;) {
       while (!fits(t, bytes) && !tiers[t].cache.empty())
         drop_cached(t, std::prev(tiers[t].cache.end()));
+      while (!fits(t, bytes) && !tiers[t].spares.empty())
+        drop_spare(t, std::prev(tiers[t].spares.end()));
       if (fits(t, bytes)) return true;
       if (!policy->migrates()) return false;
 
@@ -213,8 +221,6 @@ struct Allocator::Impl {
       Block& victim = blocks.at(candidates.front().addr);
       const int dst = slow_tier_for(victim.bytes);
       if (dst < 0) return false;
-      tiers[dst].reserved += victim.bytes;
-      tiers[dst].note_peak();
       victim.moving = true;
       move_block(lk, victim, dst);  // failure leaves the victim where it was
       if (victim.tier == t && !victim.moving) {
@@ -226,52 +232,93 @@ struct Allocator::Impl {
 
   int slow_tier_for(std::size_t bytes) const {
     for (int s : slow_order)
-      if (fits(s, bytes)) return s;
+      if (fits(s, bytes) || has_spare(s, bytes)) return s;
     return -1;
+  }
+
+  bool has_spare(int t, std::size_t bytes) const { return tiers[t].spares.count(bytes) > 0; }
+
+  // Under mu: short syscalls only.
+  void drop_spare(int t, std::multimap<std::size_t, Extent>::iterator it) {
+    Extent e = it->second;
+    tiers[t].spares.erase(it);
+    tiers[t].spare -= e.bytes;
+    tiers[t].tier.backend->release(e);
+  }
+
+  // Moves the pages at addr out to a kernel-chosen address, leaving the
+  // (now empty) mapping at addr in place, so the range is never a hole another
+  // mmap could take. nullptr when the kernel cannot (MREMAP_DONTUNMAP: 5.13).
+  static void* move_pages_out(void* addr, std::size_t bytes) {
+    constexpr int kDontUnmap = 4;  // MREMAP_DONTUNMAP; not in Debian 12's headers
+    void* out = mremap(addr, bytes, bytes, MREMAP_MAYMOVE | kDontUnmap);
+    if (out == MAP_FAILED) return nullptr;
+    mprotect(out, bytes, PROT_READ | PROT_WRITE);  // they carry the barrier's PROT_READ
+    return out;
   }
 
   // ---- migration --------------------------------------------------------------
 
   // Moves b to tier dst at the same address. Preconditions (under lk): b.moving
-  // set by the caller, dst budget reserved. Releases lk during the copy.
+  // set by the caller, and dst fits b or has a spare of its size. Reserves the
+  // budget, and releases lk during the copy.
   Status move_block(std::unique_lock<std::mutex>& lk, Block& b, int dst) {
     const int src = b.tier;
     const std::size_t bytes = b.bytes;
     void* addr = reinterpret_cast<void*>(b.addr);
     Backend& to = *tiers[dst].tier.backend;
     Backend& from = *tiers[src].tier.backend;
+    std::optional<Extent> spare;
+    if (auto it = tiers[dst].spares.find(bytes); it != tiers[dst].spares.end()) {
+      spare = it->second;
+      tiers[dst].spares.erase(it);
+      tiers[dst].spare -= bytes;
+    }
+    tiers[dst].reserved += bytes;
+    tiers[dst].note_peak();
     lk.unlock();
 
     const double start_us = trace.now_us();
     const auto t0 = Clock::now();
     Status status;
-    auto fresh = to.allocate(bytes, AllocateOptions{nullptr, tiers[dst].fast});
+    Result<Extent> fresh = spare ? Result<Extent>(*spare)
+                                 : to.allocate(bytes, AllocateOptions{nullptr, true});
     if (!fresh) status = fresh.status();
-    int slot = -1;
+    void* old_pages = nullptr;
     if (status) {
+      int slot;
       while ((slot = detail::WriteBarrier::begin(addr, bytes, &barrier_faults)) < 0)
         std::this_thread::sleep_for(std::chrono::microseconds(50));
-      status = to.copy_in(*fresh, 0, addr, bytes);
+      status = to.copy_in(*fresh, 0, addr, bytes, Backend::Persist::no);
       if (status) throttle(bytes, tiers[dst].fast, t0);
+      if (status) old_pages = move_pages_out(addr, bytes);
       if (status) status = to.move(*fresh, addr);
-      if (!status) mprotect(addr, bytes, PROT_READ | PROT_WRITE);
+      if (!status) {
+        if (old_pages != nullptr) mremap(old_pages, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+        old_pages = nullptr;
+        mprotect(addr, bytes, PROT_READ | PROT_WRITE);
+      }
       detail::WriteBarrier::end(slot);
       if (!status) to.release(*fresh);
-    }
-    if (status) {
-      Extent old = b.extent;  // only the mover touches b.extent while moving
-      old.addr = nullptr;     // its mapping was replaced by the move
-      from.release(old);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
 
     lk.lock();
     tiers[dst].reserved -= bytes;
+    std::optional<Extent> to_release;
     if (status) {
+      Extent old = b.extent;  // only the mover touches b.extent while moving
+      old.addr = old_pages;   // nullptr: its mapping was replaced by the move
       b.extent = *fresh;
       b.tier = dst;
       tiers[src].current -= bytes;
       tiers[src].blocks -= 1;
+      if (old_pages != nullptr && tiers[src].spare + bytes <= tiers[src].cache_limit) {
+        tiers[src].spares.emplace(bytes, old);
+        tiers[src].spare += bytes;
+      } else {
+        to_release = old;
+      }
       tiers[dst].current += bytes;
       tiers[dst].blocks += 1;
       tiers[dst].note_peak();
@@ -291,6 +338,12 @@ struct Allocator::Impl {
     }
     b.moving = false;
     moved.notify_all();
+    if (to_release) {
+      // Its budget is already given back; the storage goes outside the lock.
+      lk.unlock();
+      from.release(*to_release);
+      lk.lock();
+    }
     return status;
   }
 
@@ -316,15 +369,13 @@ struct Allocator::Impl {
     const std::uintptr_t addr = b.addr;
     const std::size_t bytes = b.bytes;  // b may go while make_room unlocks
     for (int t : fast_order()) {
-      if (!fits(t, bytes) &&
+      if (!fits(t, bytes) && !has_spare(t, bytes) &&
           !(policy->migrates() && make_room(lk, t, bytes, addr, protect_next_use)))
         continue;
       Block* again = wait_still(lk, addr);  // make_room released the lock
       if (again == nullptr) return Status(Errc::invalid_argument, "block freed while promoting");
       if (tiers[again->tier].fast) return Status::ok();
-      if (!fits(t, again->bytes)) continue;
-      tiers[t].reserved += again->bytes;
-      tiers[t].note_peak();
+      if (!fits(t, again->bytes) && !has_spare(t, again->bytes)) continue;
       again->moving = true;
       return move_block(lk, *again, t);
     }
@@ -338,8 +389,6 @@ struct Allocator::Impl {
     if (dst < 0)
       return Status(Errc::no_space, "no PMem tier has room to demote " + format_bytes(b.bytes) +
                                         " (" + occupancy_text() + ")");
-    tiers[dst].reserved += b.bytes;
-    tiers[dst].note_peak();
     b.moving = true;
     return move_block(lk, b, dst);
   }
@@ -482,10 +531,15 @@ Allocator::Allocator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Allocator::~Allocator() {
   if (!impl_) return;
   impl_->mover.reset();  // finish queued moves first
+  if (const std::string& path = impl_->options.config.stats_path; !path.empty())
+    write_stats_file(stats(), path);  // TENSORTIER_STATS
   std::lock_guard lk(impl_->mu);
   for (auto& [addr, b] : impl_->blocks) impl_->tiers[b.tier].tier.backend->release(b.extent);
   for (int t = 0; t < static_cast<int>(impl_->tiers.size()); ++t)
+  {
     while (!impl_->tiers[t].cache.empty()) impl_->drop_cached(t, impl_->tiers[t].cache.begin());
+    while (!impl_->tiers[t].spares.empty()) impl_->drop_spare(t, impl_->tiers[t].spares.begin());
+  }
 }
 
 Result<std::unique_ptr<Allocator>> Allocator::create(AllocatorOptions options) {
@@ -509,7 +563,8 @@ Result<std::unique_ptr<Allocator>> Allocator::create(AllocatorOptions options) {
     state.info = tier.backend->info();
     state.fast = is_fast(state.info.kind);
     state.limit = tier.plan.limit_bytes;
-    state.cache_limit = state.fast ? std::min<std::uint64_t>(state.limit / 4, 1ULL << 30) : 0;
+    // Freed blocks are cached in fast tiers only; spares are kept in every tier.
+    state.cache_limit = std::min<std::uint64_t>(state.limit / 4, 1ULL << 30);
     state.tier = std::move(tier);
     total += state.limit;
     impl->infos.push_back(state.info);

@@ -1,5 +1,9 @@
 #include "tensortier/stats.hpp"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 namespace tensortier {
@@ -29,6 +33,26 @@ std::string stats_to_json(const Stats& s) {
       {"barrier_faults", s.barrier_faults},
       {"policy", s.policy}};
   return doc.dump(2);
+}
+
+bool write_stats_file(const Stats& stats, const std::string& path) noexcept {
+  try {
+    const std::string json = stats_to_json(stats) + "\n";
+    FILE* out = path == "-" ? stderr : std::fopen(path.c_str(), "w");
+    if (out == nullptr) {
+      std::fprintf(stderr, "tensortier: TENSORTIER_STATS='%s': cannot write: %s\n", path.c_str(),
+                   std::strerror(errno));
+      return false;
+    }
+    const bool ok = std::fwrite(json.data(), 1, json.size(), out) == json.size();
+    if (out == stderr)
+      std::fflush(out);
+    else if (std::fclose(out) != 0)
+      return false;
+    return ok;
+  } catch (...) {
+    return false;
+  }
 }
 
 }  // namespace tensortier
