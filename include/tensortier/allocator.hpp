@@ -66,6 +66,11 @@ struct AllocatorOptions {
   bool numa_local_first = true;  // DRAM order: the calling thread's node, then by distance
   OptaneThrottle throttle;
   bool record_trace = false;     // keep events for write_trace()
+  // Transparent spilling for code that does not know about tiers (the
+  // LD_PRELOAD library): demoted blocks are protected, and the first touch
+  // promotes the block (or, when DRAM cannot make room, opens its PMem pages
+  // for direct access) and resumes the faulting thread.
+  bool promote_on_touch = false;
 };
 
 // AllocatorOptions from the environment: the TENSORTIER_* of Config plus

@@ -29,6 +29,8 @@ struct Stats {
   std::uint64_t bytes_demoted = 0;
   std::uint64_t bytes_promoted = 0;
   std::uint64_t barrier_faults = 0;      // writers that waited for a move to finish
+  std::uint64_t touch_faults = 0;        // touches of demoted blocks (promote_on_touch)
+  std::uint64_t direct_accesses = 0;     // ... that left the block in PMem, opened for direct use
   double migration_seconds = 0;          // wall time spent copying (incl. throttle)
   double projected_optane_seconds = 0;   // the same bytes at the Optane throttle's bandwidth
   std::string policy;

@@ -55,6 +55,7 @@ struct Allocator::Impl {
     Extent extent;
     int pins = 0;
     bool moving = false;
+    bool guarded = false;  // demoted and PROT_NONE: the next touch faults (promote_on_touch)
     std::uint64_t last_use = 0;
     std::uint64_t next_use = kNoNextUse;
   };
@@ -102,6 +103,7 @@ struct Allocator::Impl {
   std::uint64_t current_step = 0;
 
   std::atomic<std::uint64_t> barrier_faults{0};
+  std::uint64_t touch_faults = 0, direct_accesses = 0;
   std::uint64_t allocations = 0, frees = 0, failed_allocations = 0;
   std::uint64_t demotions = 0, promotions = 0, bytes_demoted = 0, bytes_promoted = 0;
   double migration_seconds = 0, projected_optane_seconds = 0;
@@ -276,6 +278,8 @@ struct Allocator::Impl {
     }
     tiers[dst].reserved += bytes;
     tiers[dst].note_peak();
+    const bool was_guarded = b.guarded;
+    const bool guard_after_move = options.promote_on_touch && !tiers[dst].fast;
     lk.unlock();
 
     const double start_us = trace.now_us();
@@ -293,10 +297,11 @@ struct Allocator::Impl {
       if (status) throttle(bytes, tiers[dst].fast, t0);
       if (status) old_pages = move_pages_out(addr, bytes);
       if (status) status = to.move(*fresh, addr);
+      if (status && guard_after_move) mprotect(addr, bytes, PROT_NONE);  // before writers resume
       if (!status) {
         if (old_pages != nullptr) mremap(old_pages, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
         old_pages = nullptr;
-        mprotect(addr, bytes, PROT_READ | PROT_WRITE);
+        mprotect(addr, bytes, was_guarded ? PROT_NONE : PROT_READ | PROT_WRITE);
       }
       detail::WriteBarrier::end(slot);
       if (!status) to.release(*fresh);
@@ -311,6 +316,7 @@ struct Allocator::Impl {
       old.addr = old_pages;   // nullptr: its mapping was replaced by the move
       b.extent = *fresh;
       b.tier = dst;
+      b.guarded = guard_after_move;
       tiers[src].current -= bytes;
       tiers[src].blocks -= 1;
       if (old_pages != nullptr && tiers[src].spare + bytes <= tiers[src].cache_limit) {
@@ -402,6 +408,33 @@ struct Allocator::Impl {
     if (b->pins > 0)
       return Status(Errc::invalid_argument, "block " + pointer_text(ptr) + " is pinned");
     return to_fast ? promote_locked(lk, *b) : demote_locked(lk, *b);
+  }
+
+  // promote_on_touch: a thread touched a guarded (demoted) block. Runs in the
+  // SIGSEGV handler of that thread; the library never touches block memory
+  // while holding mu, so taking it here cannot deadlock.
+  static bool resolve_touch(void* context, void* addr) {
+    return static_cast<Impl*>(context)->on_touch(addr);
+  }
+
+  bool on_touch(void* ptr) {
+    std::unique_lock lk(mu);
+    Block* b = find_containing(ptr);
+    if (b == nullptr) return false;  // not a live block: the previous handler decides
+    const std::uintptr_t start = b->addr;
+    b = wait_still(lk, start);
+    if (b == nullptr || !b->guarded) return true;  // freed or already resolved: retry
+    touch_faults += 1;
+    b->last_use = ++tick;
+    if (policy->migrates()) promote_locked(lk, *b);
+    b = wait_still(lk, start);
+    if (b != nullptr && b->guarded) {
+      // DRAM cannot make room: let the thread use the PMem pages directly.
+      mprotect(reinterpret_cast<void*>(b->addr), b->bytes, PROT_READ | PROT_WRITE);
+      b->guarded = false;
+      direct_accesses += 1;
+    }
+    return true;
   }
 
   void run_request(const MoveRequest& request) {
@@ -531,6 +564,8 @@ Allocator::Allocator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Allocator::~Allocator() {
   if (!impl_) return;
   impl_->mover.reset();  // finish queued moves first
+  if (impl_->options.promote_on_touch)
+    detail::WriteBarrier::remove_range(reinterpret_cast<void*>(impl_->va->base()));
   if (const std::string& path = impl_->options.config.stats_path; !path.empty())
     write_stats_file(stats(), path);  // TENSORTIER_STATS
   std::lock_guard lk(impl_->mu);
@@ -603,6 +638,11 @@ Result<std::unique_ptr<Allocator>> Allocator::create(AllocatorOptions options) {
   impl->va = std::move(*space);
   impl->policy = detail::make_policy(impl->options.policy);
   Impl* raw = impl.get();
+  if (impl->options.promote_on_touch) {
+    Status s = detail::WriteBarrier::add_range(reinterpret_cast<void*>(impl->va->base()),
+                                               impl->va->bytes(), &Impl::resolve_touch, raw);
+    if (!s) return R(s);
+  }
   impl->mover = std::make_unique<detail::Mover>([raw](const MoveRequest& r) { raw->run_request(r); });
   for (int t = 0; t < static_cast<int>(impl->tiers.size()); ++t) impl->record_counter(t);
   return std::unique_ptr<Allocator>(new Allocator(std::move(impl)));
@@ -735,6 +775,8 @@ Stats Allocator::stats() const {
   s.bytes_demoted = impl_->bytes_demoted;
   s.bytes_promoted = impl_->bytes_promoted;
   s.barrier_faults = impl_->barrier_faults.load();
+  s.touch_faults = impl_->touch_faults;
+  s.direct_accesses = impl_->direct_accesses;
   s.migration_seconds = impl_->migration_seconds;
   s.projected_optane_seconds = impl_->projected_optane_seconds;
   s.policy = policy_name(impl_->options.policy);

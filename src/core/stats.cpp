@@ -31,6 +31,8 @@ std::string stats_to_json(const Stats& s) {
       {"frees", s.frees},
       {"failed_allocations", s.failed_allocations},
       {"barrier_faults", s.barrier_faults},
+      {"touch_faults", s.touch_faults},
+      {"direct_accesses", s.direct_accesses},
       {"policy", s.policy}};
   return doc.dump(2);
 }

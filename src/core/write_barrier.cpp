@@ -20,6 +20,15 @@ struct Slot {
 };
 
 Slot g_slots[WriteBarrier::kSlots];
+
+struct RangeSlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled or removed, 2 active
+  std::atomic<std::uintptr_t> begin{0};
+  std::atomic<std::uintptr_t> end{0};
+  std::atomic<WriteBarrier::Resolver> resolve{nullptr};
+  std::atomic<void*> context{nullptr};
+};
+RangeSlot g_ranges[WriteBarrier::kRanges];
 struct sigaction g_previous;
 std::once_flag g_install_once;
 int g_install_errno = 0;
@@ -55,6 +64,16 @@ void on_segv(int sig, siginfo_t* info, void* context) {
            slot.begin.load(std::memory_order_relaxed) == begin)
       nanosleep(&pause, nullptr);
     return;  // the access retries on the new mapping
+  }
+  for (RangeSlot& range : g_ranges) {
+    if (range.state.load(std::memory_order_acquire) != 2) continue;
+    if (addr < range.begin.load(std::memory_order_relaxed) ||
+        addr >= range.end.load(std::memory_order_relaxed))
+      continue;
+    const WriteBarrier::Resolver resolve = range.resolve.load(std::memory_order_relaxed);
+    if (resolve != nullptr && resolve(range.context.load(std::memory_order_relaxed), info->si_addr))
+      return;
+    break;
   }
   chain(sig, info, context);
 }
@@ -92,6 +111,31 @@ int WriteBarrier::begin(void* addr, std::size_t bytes, std::atomic<std::uint64_t
     return i;
   }
   return -1;
+}
+
+Status WriteBarrier::add_range(void* begin, std::size_t bytes, Resolver resolve, void* context) {
+  for (RangeSlot& range : g_ranges) {
+    int expected = 0;
+    if (!range.state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+    range.begin.store(reinterpret_cast<std::uintptr_t>(begin), std::memory_order_relaxed);
+    range.end.store(reinterpret_cast<std::uintptr_t>(begin) + bytes, std::memory_order_relaxed);
+    range.resolve.store(resolve, std::memory_order_relaxed);
+    range.context.store(context, std::memory_order_relaxed);
+    range.state.store(2, std::memory_order_release);
+    return Status::ok();
+  }
+  return Status(Errc::no_space, "too many allocators with transparent spilling in one process (" +
+                                    std::to_string(kRanges) + ")");
+}
+
+void WriteBarrier::remove_range(void* begin) {
+  for (RangeSlot& range : g_ranges) {
+    if (range.state.load(std::memory_order_acquire) == 2 &&
+        range.begin.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(begin)) {
+      range.state.store(0, std::memory_order_release);
+      return;
+    }
+  }
 }
 
 void WriteBarrier::end(int slot) {

@@ -30,6 +30,14 @@ class WriteBarrier {
 
   // How many moves can be in flight at once.
   static constexpr int kSlots = 64;
+
+  // Transparent spilling: a fault in [begin, end) outside every moving range
+  // calls resolve(context, addr) (a demoted, protected block touched again).
+  // It returns true when the access can be retried. At most kRanges ranges.
+  using Resolver = bool (*)(void* context, void* addr);
+  static Status add_range(void* begin, std::size_t bytes, Resolver resolve, void* context);
+  static void remove_range(void* begin);
+  static constexpr int kRanges = 16;
 };
 
 }  // namespace tensortier::detail
