@@ -48,3 +48,9 @@ if(TENSORTIER_BUILD_BENCH)
   endif()
   tt_require_pkg(JEMALLOC jemalloc libjemalloc-dev)
 endif()
+
+# The 3D convolution runtime (src/runtime) computes through oneDNN.
+find_package(dnnl CONFIG QUIET)
+if(NOT dnnl_FOUND)
+  message(FATAL_ERROR "oneDNN (dnnl) not found: apt-get install libdnnl-dev")
+endif()

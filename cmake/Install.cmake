@@ -1,9 +1,10 @@
-# Installs the library, headers and CLI, and exports a CMake package
-# (find_package(tensortier) -> tensortier::tensortier) and tensortier.pc.
+# Installs the libraries, headers and CLI, and exports a CMake package
+# (find_package(tensortier) -> tensortier::tensortier, and the C ABI
+# libtensortier.so as tensortier::tensortier_shared) and tensortier.pc.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS tensortier EXPORT tensortierTargets
+install(TARGETS tensortier tensortier_shared EXPORT tensortierTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/tensortier DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -92,6 +92,10 @@ struct Allocator::Impl {
   std::vector<int> slow_order;                       // PMem tiers in plan order
   std::map<int, std::vector<int>> fast_order_by_cpu;  // cpu -> fast tiers, nearest first
   std::vector<int> default_fast_order;
+  // Blocks are multiples of (and aligned to) every tier's extent alignment, so
+  // a block fits any tier exactly: a devdax extent is 2 MiB aligned, and a
+  // 4 KiB block mapped there would overlap its neighbours' addresses.
+  std::size_t block_granule = 0;
   std::unique_ptr<AddressSpace> va;
   std::unique_ptr<detail::EvictionPolicy> policy;
   detail::TraceRecorder trace;
@@ -193,19 +197,21 @@ struct Allocator::Impl {
   bool make_room(std::unique_lock<std::mutex>& lk, int t, std::size_t bytes,
                  std::uintptr_t exclude, std::uint64_t protect_next_use = 0) {
     for (;;) {
-      while (!fits(t, bytes) && !tiers[t].cache.empty())
-        drop_cached(t, std::prev(tiers[t].cache.end()));
-      while (!fits(t, bytes) && !tiers[t].spares.empty())
-        drop_spare(t, std::prev(tiers[t].spares.end()));
-      if (fits(t, bytes)) return true;
+      if (reclaim(t, bytes)) return true;
       if (!policy->migrates()) return false;
 
       std::vector<Candidate> candidates;
       bool moving_out = false;
+      // Budget that evicting every candidate (and finishing every move out)
+      // would give: when even that is too little, evict nothing. (Without
+      // this check an impossible request, e.g. bigger than the tier, demoted
+      // every DRAM block before failing.)
+      std::uint64_t obtainable = tiers[t].limit - std::min(tiers[t].limit, tiers[t].used());
       for (auto& [addr, b] : blocks) {
         if (b.tier != t || addr == exclude) continue;
         if (b.moving) {
           moving_out = true;
+          obtainable += b.bytes;
           continue;
         }
         if (b.pins > 0) continue;
@@ -213,7 +219,9 @@ struct Allocator::Impl {
             b.next_use < current_step ? kNoNextUse : b.next_use;
         if (protect_next_use != 0 && next <= protect_next_use) continue;
         candidates.push_back({addr, b.bytes, b.last_use, b.next_use});
+        obtainable += b.bytes;
       }
+      if (obtainable < bytes) return false;
       policy->order(candidates, current_step);
       if (candidates.empty()) {
         if (!moving_out) return false;
@@ -232,9 +240,23 @@ struct Allocator::Impl {
     }
   }
 
-  int slow_tier_for(std::size_t bytes) const {
+  // Drops tier t's cached blocks and spare extents until `bytes` fit; true
+  // when they do. Both are the allocator's own reserve and count against the
+  // budget, so every path that finds a tier full must call this before giving
+  // up (a cache or a spare must never make an allocation or a move fail).
+  bool reclaim(int t, std::size_t bytes) {
+    while (!fits(t, bytes) && !tiers[t].cache.empty())
+      drop_cached(t, std::prev(tiers[t].cache.end()));
+    while (!fits(t, bytes) && !tiers[t].spares.empty())
+      drop_spare(t, std::prev(tiers[t].spares.end()));
+    return fits(t, bytes);
+  }
+
+  int slow_tier_for(std::size_t bytes) {
     for (int s : slow_order)
       if (fits(s, bytes) || has_spare(s, bytes)) return s;
+    for (int s : slow_order)  // PMem spares left by promotions are dropped for it
+      if (reclaim(s, bytes)) return s;
     return -1;
   }
 
@@ -253,6 +275,12 @@ struct Allocator::Impl {
   // mmap could take. nullptr when the kernel cannot (MREMAP_DONTUNMAP: 5.13).
   static void* move_pages_out(void* addr, std::size_t bytes) {
     constexpr int kDontUnmap = 4;  // MREMAP_DONTUNMAP; not in Debian 12's headers
+    // Readers pass the barrier's PROT_READ. Once the pages are out, a private
+    // anonymous range left behind reads as zero-filled pages (mremap(2)) until
+    // to.move() maps the copy there: make readers wait at the barrier for that
+    // switch too. (This kernel rejects DONTUNMAP on private anonymous memory
+    // with EINVAL, hiding the window; kernels since 5.7 accept it.)
+    mprotect(addr, bytes, PROT_NONE);
     void* out = mremap(addr, bytes, bytes, MREMAP_MAYMOVE | kDontUnmap);
     if (out == MAP_FAILED) return nullptr;
     mprotect(out, bytes, PROT_READ | PROT_WRITE);  // they carry the barrier's PROT_READ
@@ -342,14 +370,15 @@ struct Allocator::Impl {
       trace.migration(tiers[src].info.name, tiers[dst].info.name, bytes, start_us, trace.now_us(),
                       b.addr);
     }
-    b.moving = false;
-    moved.notify_all();
     if (to_release) {
       // Its budget is already given back; the storage goes outside the lock.
+      // b stays `moving` meanwhile, so nobody frees it under the caller's feet.
       lk.unlock();
       from.release(*to_release);
       lk.lock();
     }
+    b.moving = false;
+    moved.notify_all();
     return status;
   }
 
@@ -375,8 +404,10 @@ struct Allocator::Impl {
     const std::uintptr_t addr = b.addr;
     const std::size_t bytes = b.bytes;  // b may go while make_room unlocks
     for (int t : fast_order()) {
+      // make_room reclaims the cache and spares under every policy, and only
+      // then evicts (never under the static policy).
       if (!fits(t, bytes) && !has_spare(t, bytes) &&
-          !(policy->migrates() && make_room(lk, t, bytes, addr, protect_next_use)))
+          !make_room(lk, t, bytes, addr, protect_next_use))
         continue;
       Block* again = wait_still(lk, addr);  // make_room released the lock
       if (again == nullptr) return Status(Errc::invalid_argument, "block freed while promoting");
@@ -461,7 +492,8 @@ struct Allocator::Impl {
     if (bytes > (std::size_t{1} << 62))
       return Result<void*>(Errc::invalid_argument,
                            "size " + std::to_string(bytes) + " bytes is too large");
-    const std::size_t mapped = (bytes + page - 1) / page * page;
+    const std::size_t granule = std::max(page, block_granule);
+    const std::size_t mapped = (bytes + granule - 1) / granule * granule;
 
     std::vector<int> order = fast_order();
     order.insert(hint == Hint::cold ? order.begin() : order.end(), slow_order.begin(),
@@ -483,13 +515,15 @@ struct Allocator::Impl {
     }
 
     for (int t : order) {
-      const bool room = fits(t, mapped) ||
+      // Cached blocks and spares never stand in the way (any tier, any hint);
+      // only automatic/hot requests evict, and only from fast tiers.
+      const bool room = reclaim(t, mapped) ||
                         (tiers[t].fast && hint != Hint::cold && make_room(lk, t, mapped, 0));
       if (!room) continue;
       tiers[t].reserved += mapped;
       tiers[t].note_peak();
       lk.unlock();
-      AddressSpace::Range range = va->allocate(mapped, alignment);
+      AddressSpace::Range range = va->allocate(mapped, std::max(alignment, granule));
       Result<Extent> extent(Errc::no_space, "virtual range of " + format_bytes(va->bytes()) +
                                                 " exhausted");
       if (range.addr != nullptr) {
@@ -600,6 +634,13 @@ Result<std::unique_ptr<Allocator>> Allocator::create(AllocatorOptions options) {
     state.limit = tier.plan.limit_bytes;
     // Freed blocks are cached in fast tiers only; spares are kept in every tier.
     state.cache_limit = std::min<std::uint64_t>(state.limit / 4, 1ULL << 30);
+    if (state.info.alignment_bytes > detail::kHugePageBytes)
+      return R(Status(Errc::not_supported,
+                      state.info.name + ": extents aligned to " +
+                          format_bytes(state.info.alignment_bytes) +
+                          " are not supported (at most 2 MiB; e.g. a devdax namespace with "
+                          "--align=2M)"));
+    impl->block_granule = std::max<std::size_t>(impl->block_granule, state.info.alignment_bytes);
     state.tier = std::move(tier);
     total += state.limit;
     impl->infos.push_back(state.info);

@@ -28,6 +28,9 @@ Result<OptaneThrottle> parse_optane(const std::string& text) {
   if (text == "off") return throttle;
   throttle.enabled = true;
   if (text == "on") return throttle;
+  // Without these checks "" and "dimms=2," were taken as "on" / "dimms=2".
+  if (text.empty()) return Result<OptaneThrottle>(optane_error(text, "empty"));
+  if (text.back() == ',') return Result<OptaneThrottle>(optane_error(text, "empty item at the end"));
   std::stringstream items(text);
   std::string item;
   while (std::getline(items, item, ',')) {
@@ -36,7 +39,9 @@ Result<OptaneThrottle> parse_optane(const std::string& text) {
     const std::string key = item.substr(0, eq);
     auto value = positive_number(item.substr(eq + 1));
     if (!value) return Result<OptaneThrottle>(optane_error(text, value.status().message()));
-    if (key == "dimms" && *value == static_cast<unsigned>(*value))
+    if (key == "dimms" && *value != static_cast<unsigned>(*value))
+      return Result<OptaneThrottle>(optane_error(text, "dimms must be a whole number"));
+    if (key == "dimms")
       throttle.dimms = static_cast<unsigned>(*value);
     else if (key == "read")
       throttle.read_gbps_per_dimm = *value;

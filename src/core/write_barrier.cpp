@@ -29,6 +29,47 @@ struct RangeSlot {
   std::atomic<void*> context{nullptr};
 };
 RangeSlot g_ranges[WriteBarrier::kRanges];
+
+// Moves that ended recently. A writer can fault on a moving block's read-only
+// pages and reach on_segv only after the move has ended and its slot was
+// cleared (preempted in between, or simply slower than the mover). Its fault
+// matches no slot, yet it is not the program's: the access succeeds on the new
+// mapping. Without this record such a fault was chained to the previous
+// handler (SIG_DFL: our handler was uninstalled and the next barrier fault
+// killed the process; under ASan: a bogus SEGV report). end() records the
+// range here before it clears the slot, so a handler that finds the slot
+// cleared finds the record. The ring only has to outlive a handler's latency.
+struct EndedMove {
+  std::atomic<std::uintptr_t> begin{0};
+  std::atomic<std::uintptr_t> end{0};
+};
+constexpr std::size_t kEndedMoves = 256;
+EndedMove g_ended[kEndedMoves];
+std::atomic<std::uint64_t> g_ended_count{0};
+
+bool recently_moved(std::uintptr_t addr) {
+  for (const EndedMove& m : g_ended) {
+    if (addr >= m.begin.load(std::memory_order_acquire) &&
+        addr < m.end.load(std::memory_order_acquire))
+      return true;
+  }
+  return false;
+}
+
+// Retries a fault in a recently moved range once per (thread, address, number
+// of ended moves): a genuine fault there (a write to a block freed meanwhile)
+// repeats with nothing new ended and goes on to the previous handler.
+// initial-exec: no lazy TLS allocation inside a signal handler.
+bool retry_after_move(std::uintptr_t addr) {
+  static thread_local std::uintptr_t last_addr __attribute__((tls_model("initial-exec"))) = 0;
+  static thread_local std::uint64_t last_count __attribute__((tls_model("initial-exec"))) = 0;
+  const std::uint64_t count = g_ended_count.load(std::memory_order_acquire);
+  if (!recently_moved(addr)) return false;
+  if (last_addr == addr && last_count == count) return false;
+  last_addr = addr;
+  last_count = count;
+  return true;
+}
 struct sigaction g_previous;
 std::once_flag g_install_once;
 int g_install_errno = 0;
@@ -75,6 +116,7 @@ void on_segv(int sig, siginfo_t* info, void* context) {
       return;
     break;
   }
+  if (retry_after_move(addr)) return;  // raced with the end of a move
   chain(sig, info, context);
 }
 
@@ -140,6 +182,12 @@ void WriteBarrier::remove_range(void* begin) {
 
 void WriteBarrier::end(int slot) {
   if (slot < 0 || slot >= kSlots) return;
+  // Recorded before the slot is cleared (see EndedMove).
+  EndedMove& ended = g_ended[g_ended_count.fetch_add(1, std::memory_order_acq_rel) % kEndedMoves];
+  // A handler reading a record while it is rewritten (256 moves later) may see
+  // a mixed range; that costs at most one extra retry of a genuine fault.
+  ended.end.store(g_slots[slot].end.load(std::memory_order_relaxed), std::memory_order_release);
+  ended.begin.store(g_slots[slot].begin.load(std::memory_order_relaxed), std::memory_order_release);
   g_slots[slot].begin.store(0, std::memory_order_relaxed);
   g_slots[slot].state.store(0, std::memory_order_release);
 }

@@ -1,0 +1,77 @@
+// ReLU / LeakyReLU through oneDNN eltwise (relu, backward from dst).
+#include "tensortier/runtime/activation.hpp"
+
+#include <optional>
+
+#include "op_support.hpp"
+
+namespace tensortier::runtime {
+
+namespace {
+
+constexpr const char* kOp = "relu";
+constexpr auto kAlg = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+
+struct Plan {
+  dnnl::eltwise_forward::primitive_desc fwd_pd;
+  dnnl::eltwise_forward fwd;
+  std::optional<dnnl::eltwise_backward::primitive_desc> bwd_pd;
+  dnnl::eltwise_backward bwd;
+};
+
+std::string key(const MemoryDesc& md, float slope, bool training) {
+  return std::string(kOp) + (training ? " train " : " infer ") + detail::desc_key(md) +
+         " slope " + std::to_string(slope);
+}
+
+Plan& plan(Context& ctx, const MemoryDesc& md, float slope, bool training) {
+  const std::string k = key(md, slope, training);
+  return ctx.cache().get<Plan>(k, [&] {
+    dnnl::eltwise_forward::desc d(
+        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, kAlg,
+        md, slope, 0.f);
+    dnnl::eltwise_forward::primitive_desc pd(d, detail::user_scratchpad_attr(), ctx.engine());
+    detail::noted(ctx, k, "fwd", pd);
+    return Plan{pd, dnnl::eltwise_forward(pd), std::nullopt, {}};
+  });
+}
+
+}  // namespace
+
+Tensor relu_forward(Context& ctx, const Tensor& src, const ActivationOptions& options,
+                    ActivationSaved* saved) {
+  detail::require(src.defined() && src.data_type() == DataType::f32, kOp,
+                  "src must be a defined f32 tensor");
+  detail::require(options.negative_slope >= 0.f, kOp,
+                  "negative_slope " + std::to_string(options.negative_slope) + " must be >= 0");
+  Plan& p = plan(ctx, src.desc(), options.negative_slope, saved != nullptr);
+  Tensor dst = options.in_place ? src : ctx.empty(src.desc());
+  ctx.execute(p.fwd, p.fwd_pd.scratchpad_desc(),
+              {{DNNL_ARG_SRC, src.memory(ctx.engine())}, {DNNL_ARG_DST, dst.memory(ctx.engine())}});
+  if (saved != nullptr) *saved = ActivationSaved{dst, options.negative_slope};
+  return dst;
+}
+
+Tensor relu_backward(Context& ctx, const Tensor& diff_dst, const ActivationSaved& saved) {
+  detail::require(saved.dst.defined(), kOp, "no saved dst: forward ran without saved");
+  detail::require(diff_dst.defined() && diff_dst.dims() == saved.dst.dims(), kOp,
+                  "diff_dst " + describe(diff_dst.desc()) + " does not match dst " +
+                      describe(saved.dst.desc()));
+  const MemoryDesc& md = saved.dst.desc();
+  Plan& p = plan(ctx, md, saved.negative_slope, true);
+  if (!p.bwd_pd) {
+    dnnl::eltwise_backward::desc d(kAlg, md, md, saved.negative_slope, 0.f);
+    p.bwd_pd.emplace(d, detail::user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+    detail::noted(ctx, key(md, saved.negative_slope, true), "bwd", *p.bwd_pd);
+    p.bwd = dnnl::eltwise_backward(*p.bwd_pd);
+  }
+  Tensor dd = diff_dst.to(ctx, md);
+  Tensor diff_src = ctx.empty(md);
+  ctx.execute(p.bwd, p.bwd_pd->scratchpad_desc(),
+              {{DNNL_ARG_DST, saved.dst.memory(ctx.engine())},
+               {DNNL_ARG_DIFF_DST, dd.memory(ctx.engine())},
+               {DNNL_ARG_DIFF_SRC, diff_src.memory(ctx.engine())}});
+  return diff_src;
+}
+
+}  // namespace tensortier::runtime

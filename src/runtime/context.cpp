@@ -1,0 +1,68 @@
+// Engine, stream, shared user scratchpad and cached reorders.
+#include "tensortier/runtime/context.hpp"
+
+#include "op_support.hpp"
+
+namespace tensortier::runtime {
+
+Context::Context(Allocator& allocator, ContextOptions options)
+    : allocator_(allocator),
+      options_(options),
+      engine_(dnnl::engine::kind::cpu, 0),
+      stream_(engine_) {}
+
+Context::~Context() = default;
+
+MemoryDesc Context::activation_desc(const Dims& dims) const {
+  if (dims.size() != 5)
+    throw std::invalid_argument("activation: dims " + detail::dims_text(dims) +
+                                " are not N,C,D,H,W");
+  return MemoryDesc(dims, DataType::f32, options_.activation_tag);
+}
+
+Tensor Context::to_activation(const Tensor& t) { return t.to(*this, activation_desc(t.dims())); }
+
+void Context::execute(const dnnl::primitive& primitive, const MemoryDesc& scratchpad, Args args) {
+  const std::size_t need = scratchpad.is_zero() ? 0 : scratchpad.get_size();
+  if (need > 0) {
+    if (!scratchpad_ || scratchpad_->bytes() < need) {
+      scratchpad_.reset();  // free first: the old one is never needed again
+      scratchpad_ = std::make_unique<Storage>(allocator_, need, Hint::hot);
+    }
+    args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, engine_, scratchpad_->data());
+  }
+  primitive.execute(stream_, args);
+  stream_.wait();
+}
+
+namespace {
+struct ReorderPlan {
+  dnnl::reorder primitive;
+  MemoryDesc scratchpad;
+};
+}  // namespace
+
+void Context::reorder(const dnnl::memory& src, const dnnl::memory& dst) {
+  const MemoryDesc src_md = src.get_desc();
+  const MemoryDesc dst_md = dst.get_desc();
+  const std::string key = "reorder " + detail::desc_key(src_md) + " -> " + detail::desc_key(dst_md);
+  ReorderPlan& plan = cache_.get<ReorderPlan>(key, [&] {
+    dnnl::reorder::primitive_desc pd(engine_, src_md, engine_, dst_md,
+                                     detail::user_scratchpad_attr());
+    cache_.note_impl(key, "reorder", pd.impl_info_str());
+    return ReorderPlan{dnnl::reorder(pd), pd.scratchpad_desc()};
+  });
+  execute(plan.primitive, plan.scratchpad, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+}
+
+void Context::reorder(const Tensor& src, const Tensor& dst) {
+  if (src.dims() != dst.dims())
+    throw std::invalid_argument("reorder: " + describe(src.desc()) + " to " + describe(dst.desc()));
+  reorder(src.memory(engine_), dst.memory(engine_));
+}
+
+std::size_t Context::scratchpad_bytes() const noexcept {
+  return scratchpad_ ? scratchpad_->bytes() : 0;
+}
+
+}  // namespace tensortier::runtime

@@ -1,0 +1,63 @@
+// Conv3d through oneDNN's convolution primitives (conv_common.hpp).
+#include "tensortier/runtime/conv3d.hpp"
+
+#include "conv_common.hpp"
+
+namespace tensortier::runtime {
+
+namespace {
+
+using Runner = detail::ConvRunner<dnnl::convolution_forward, dnnl::convolution_backward_data,
+                                  dnnl::convolution_backward_weights>;
+
+detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has_bias,
+                              const Conv3dOptions& o) {
+  constexpr const char* op = "conv3d";
+  detail::require_f32(src, 5, op, "src");
+  detail::require_f32(weights, 5, op, "weights");
+  detail::require(o.kernel >= 1 && o.padding >= 0 && o.padding < o.kernel, op,
+                  "kernel " + std::to_string(o.kernel) + ", padding " +
+                      std::to_string(o.padding) + ": need kernel >= 1, 0 <= padding < kernel");
+  const Dims s = src.dims();
+  const Dims w = weights.dims();
+  detail::require(w[1] == s[1] && w[2] == o.kernel && w[3] == o.kernel && w[4] == o.kernel, op,
+                  "weights " + detail::dims_text(w) + " do not match src " +
+                      detail::dims_text(s) + " and kernel " + std::to_string(o.kernel));
+  Dims dst = {s[0], w[0], 0, 0, 0};
+  for (int i = 2; i < 5; ++i) {
+    dst[i] = s[i] + 2 * o.padding - o.kernel + 1;
+    detail::require(dst[i] > 0, op, "src " + detail::dims_text(s) + " smaller than the kernel");
+  }
+  return {op, dnnl::algorithm::convolution_direct, s, w, dst, has_bias, {1, 1, 1},
+          {o.padding, o.padding, o.padding}};
+}
+
+}  // namespace
+
+Tensor conv3d_forward(Context& ctx, const Tensor& src, const Tensor& weights, const Tensor& bias,
+                      const Conv3dOptions& options, Conv3dSaved* saved) {
+  const detail::ConvGeometry g = geometry(src, weights, bias.defined(), options);
+  if (bias.defined()) {
+    detail::require_f32(bias, 1, g.op, "bias");
+    detail::require(bias.dim(0) == g.weights[0], g.op, "bias has " + std::to_string(bias.dim(0)) +
+                                                           " channels, weights " +
+                                                           std::to_string(g.weights[0]));
+  }
+  Tensor used_src;
+  Tensor dst = Runner::forward(ctx, g, src, weights, bias, saved != nullptr, &used_src);
+  if (saved != nullptr) *saved = Conv3dSaved{used_src, weights, bias.defined(), options};
+  return dst;
+}
+
+Conv3dGrads conv3d_backward(Context& ctx, const Tensor& diff_dst, const Conv3dSaved& saved,
+                            bool need_diff_src) {
+  const detail::ConvGeometry g = geometry(saved.src, saved.weights, saved.has_bias, saved.options);
+  detail::require_f32(diff_dst, 5, g.op, "diff_dst");
+  detail::require(diff_dst.dims() == g.dst, g.op,
+                  "diff_dst " + detail::dims_text(diff_dst.dims()) + ", expected " +
+                      detail::dims_text(g.dst));
+  detail::ConvGrads r = Runner::backward(ctx, g, diff_dst, saved.src, saved.weights, need_diff_src);
+  return {r.diff_src, r.diff_weights, r.diff_bias};
+}
+
+}  // namespace tensortier::runtime

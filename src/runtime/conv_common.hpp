@@ -1,0 +1,136 @@
+// The forward / backward-data / backward-weights machinery shared by Conv3d
+// and ConvTranspose3d (oneDNN's convolution and deconvolution primitives take
+// the same descriptor arguments). Not public.
+//
+// Layouts: activations in the context's activation layout (ndhwc by default);
+// weights are kept plain (OIDHW) by the caller and reordered into whatever the
+// forward / backward-data primitive prefers (format_tag::any) on each call
+// (they are small); diff_weights come back plain.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "op_support.hpp"
+#include "tensortier/runtime/context.hpp"
+
+namespace tensortier::runtime::detail {
+
+struct ConvGeometry {
+  const char* op;                // "conv3d" / "conv_transpose3d", for keys and messages
+  dnnl::algorithm algorithm;     // convolution_direct / deconvolution_direct
+  Dims src, weights, dst;        // N,IC,D,H,W  OC,IC,k,k,k  N,OC,D',H',W'
+  bool bias;
+  Dims strides, padding;         // symmetric padding
+};
+
+struct ConvGrads {
+  Tensor diff_src, diff_weights, diff_bias;
+};
+
+template <typename Fwd, typename BwdData, typename BwdWeights>
+class ConvRunner {
+ public:
+  struct Plan {
+    typename Fwd::primitive_desc fwd_pd;
+    Fwd fwd;
+    std::optional<typename BwdData::primitive_desc> bwd_data_pd;
+    BwdData bwd_data;
+    std::optional<typename BwdWeights::primitive_desc> bwd_weights_pd;
+    BwdWeights bwd_weights;
+  };
+
+  static std::string key(Context& ctx, const ConvGeometry& g, bool training) {
+    return std::string(g.op) + (training ? " train" : " infer") + " src " +
+           desc_key(ctx.activation_desc(g.src)) + " w " + dims_text(g.weights) +
+           (g.bias ? " bias" : "") + " s " + dims_text(g.strides) + " p " + dims_text(g.padding);
+  }
+
+  static Plan& plan(Context& ctx, const ConvGeometry& g, bool training) {
+    const std::string k = key(ctx, g, training);
+    return ctx.cache().template get<Plan>(k, [&] {
+      const MemoryDesc src_md = ctx.activation_desc(g.src);
+      const MemoryDesc dst_md = ctx.activation_desc(g.dst);
+      const MemoryDesc w_md(g.weights, DataType::f32, Tag::any);
+      const MemoryDesc b_md = g.bias ? MemoryDesc({g.weights[0]}, DataType::f32, Tag::x)
+                                     : MemoryDesc();
+      typename Fwd::desc d(training ? dnnl::prop_kind::forward_training
+                                    : dnnl::prop_kind::forward_inference,
+                           g.algorithm, src_md, w_md, b_md, dst_md, g.strides, g.padding,
+                           g.padding);
+      typename Fwd::primitive_desc pd(d, user_scratchpad_attr(), ctx.engine());
+      noted(ctx, k, "fwd", pd);
+      return Plan{pd, Fwd(pd), std::nullopt, BwdData(), std::nullopt, BwdWeights()};
+    });
+  }
+
+  // dst = op(src, weights) + bias; returns dst in the activation layout and the
+  // src actually used (in the primitive's layout) through `used_src`.
+  static Tensor forward(Context& ctx, const ConvGeometry& g, const Tensor& src,
+                        const Tensor& weights, const Tensor& bias, bool training,
+                        Tensor* used_src) {
+    Plan& p = plan(ctx, g, training);
+    Tensor s = src.to(ctx, p.fwd_pd.src_desc());
+    Tensor w = weights.to(ctx, p.fwd_pd.weights_desc());
+    Tensor dst = ctx.empty(p.fwd_pd.dst_desc());
+    Args args{{DNNL_ARG_SRC, s.memory(ctx.engine())},
+              {DNNL_ARG_WEIGHTS, w.memory(ctx.engine())},
+              {DNNL_ARG_DST, dst.memory(ctx.engine())}};
+    if (g.bias) args[DNNL_ARG_BIAS] = bias.to(ctx, p.fwd_pd.bias_desc()).memory(ctx.engine());
+    ctx.execute(p.fwd, p.fwd_pd.scratchpad_desc(), std::move(args));
+    if (used_src != nullptr) *used_src = s;
+    return dst;
+  }
+
+  static ConvGrads backward(Context& ctx, const ConvGeometry& g, const Tensor& diff_dst,
+                            const Tensor& src, const Tensor& weights, bool need_diff_src) {
+    Plan& p = plan(ctx, g, true);
+    const std::string k = key(ctx, g, true);
+    ConvGrads grads;
+    Tensor dd;  // diff_dst in the layout the backward primitives take
+    if (need_diff_src) {
+      if (!p.bwd_data_pd) {
+        typename BwdData::desc d(g.algorithm, ctx.activation_desc(g.src),
+                                 MemoryDesc(g.weights, DataType::f32, Tag::any),
+                                 ctx.activation_desc(g.dst), g.strides, g.padding, g.padding);
+        p.bwd_data_pd.emplace(d, user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+        noted(ctx, k, "bwd_data", *p.bwd_data_pd);
+        p.bwd_data = BwdData(*p.bwd_data_pd);
+      }
+      const auto& pd = *p.bwd_data_pd;
+      dd = diff_dst.to(ctx, pd.diff_dst_desc());
+      Tensor w = weights.to(ctx, pd.weights_desc());
+      grads.diff_src = ctx.empty(pd.diff_src_desc());
+      ctx.execute(p.bwd_data, pd.scratchpad_desc(),
+                  {{DNNL_ARG_DIFF_DST, dd.memory(ctx.engine())},
+                   {DNNL_ARG_WEIGHTS, w.memory(ctx.engine())},
+                   {DNNL_ARG_DIFF_SRC, grads.diff_src.memory(ctx.engine())}});
+    }
+    if (!p.bwd_weights_pd) {
+      const MemoryDesc b_md = g.bias ? MemoryDesc({g.weights[0]}, DataType::f32, Tag::x)
+                                     : MemoryDesc();
+      typename BwdWeights::desc d(g.algorithm, ctx.activation_desc(g.src),
+                                  MemoryDesc(g.weights, DataType::f32, Tag::any), b_md,
+                                  ctx.activation_desc(g.dst), g.strides, g.padding, g.padding);
+      p.bwd_weights_pd.emplace(d, user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+      noted(ctx, k, "bwd_weights", *p.bwd_weights_pd);
+      p.bwd_weights = BwdWeights(*p.bwd_weights_pd);
+    }
+    const auto& pd = *p.bwd_weights_pd;
+    Tensor s = src.to(ctx, pd.src_desc());
+    if (!dd.defined() || dd.desc() != pd.diff_dst_desc()) dd = diff_dst.to(ctx, pd.diff_dst_desc());
+    Tensor dw = ctx.empty(pd.diff_weights_desc());
+    Args args{{DNNL_ARG_SRC, s.memory(ctx.engine())},
+              {DNNL_ARG_DIFF_DST, dd.memory(ctx.engine())},
+              {DNNL_ARG_DIFF_WEIGHTS, dw.memory(ctx.engine())}};
+    if (g.bias) {
+      grads.diff_bias = ctx.empty(pd.diff_bias_desc());
+      args[DNNL_ARG_DIFF_BIAS] = grads.diff_bias.memory(ctx.engine());
+    }
+    ctx.execute(p.bwd_weights, pd.scratchpad_desc(), std::move(args));
+    grads.diff_weights = dw.to(ctx, Tensor::plain(g.weights));
+    return grads;
+  }
+};
+
+}  // namespace tensortier::runtime::detail

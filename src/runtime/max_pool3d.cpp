@@ -1,0 +1,91 @@
+// MaxPool3d (2x2x2, stride 2) through oneDNN's pooling primitives.
+#include "tensortier/runtime/max_pool3d.hpp"
+
+#include <optional>
+
+#include "op_support.hpp"
+
+namespace tensortier::runtime {
+
+namespace {
+
+constexpr const char* kOp = "max_pool3d";
+const Dims kWindow = {2, 2, 2};
+const Dims kNoPad = {0, 0, 0};
+
+struct Plan {
+  dnnl::pooling_forward::primitive_desc fwd_pd;
+  dnnl::pooling_forward fwd;
+  std::optional<dnnl::pooling_backward::primitive_desc> bwd_pd;
+  dnnl::pooling_backward bwd;
+};
+
+Dims pooled(const Dims& s) {
+  detail::require(s[2] % 2 == 0 && s[3] % 2 == 0 && s[4] % 2 == 0 && s[2] > 0 && s[3] > 0 &&
+                      s[4] > 0,
+                  kOp, "src " + detail::dims_text(s) + ": D, H, W must be even");
+  return {s[0], s[1], s[2] / 2, s[3] / 2, s[4] / 2};
+}
+
+std::string key(Context& ctx, const Dims& src, bool training) {
+  return std::string(kOp) + (training ? " train " : " infer ") +
+         detail::desc_key(ctx.activation_desc(src));
+}
+
+Plan& plan(Context& ctx, const Dims& src, bool training) {
+  const std::string k = key(ctx, src, training);
+  return ctx.cache().get<Plan>(k, [&] {
+    dnnl::pooling_forward::desc d(
+        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+        dnnl::algorithm::pooling_max, ctx.activation_desc(src), ctx.activation_desc(pooled(src)),
+        kWindow, kWindow, kNoPad, kNoPad);
+    dnnl::pooling_forward::primitive_desc pd(d, detail::user_scratchpad_attr(), ctx.engine());
+    detail::noted(ctx, k, "fwd", pd);
+    return Plan{pd, dnnl::pooling_forward(pd), std::nullopt, {}};
+  });
+}
+
+}  // namespace
+
+Tensor max_pool3d_forward(Context& ctx, const Tensor& src, MaxPool3dSaved* saved) {
+  detail::require_f32(src, 5, kOp, "src");
+  const Dims s = src.dims();
+  Plan& p = plan(ctx, s, saved != nullptr);
+  Tensor x = src.to(ctx, p.fwd_pd.src_desc());
+  Tensor dst = ctx.empty(p.fwd_pd.dst_desc());
+  Args args{{DNNL_ARG_SRC, x.memory(ctx.engine())}, {DNNL_ARG_DST, dst.memory(ctx.engine())}};
+  if (saved != nullptr) {
+    saved->src_dims = s;
+    saved->workspace = ctx.empty(p.fwd_pd.workspace_desc());
+    args[DNNL_ARG_WORKSPACE] = saved->workspace.memory(ctx.engine());
+  }
+  ctx.execute(p.fwd, p.fwd_pd.scratchpad_desc(), std::move(args));
+  return dst;
+}
+
+Tensor max_pool3d_backward(Context& ctx, const Tensor& diff_dst, const MaxPool3dSaved& saved) {
+  detail::require_f32(diff_dst, 5, kOp, "diff_dst");
+  detail::require(saved.workspace.defined(), kOp, "no workspace: forward ran without saved");
+  detail::require(diff_dst.dims() == pooled(saved.src_dims), kOp,
+                  "diff_dst " + detail::dims_text(diff_dst.dims()) + " does not match src " +
+                      detail::dims_text(saved.src_dims));
+  Plan& p = plan(ctx, saved.src_dims, true);
+  if (!p.bwd_pd) {
+    dnnl::pooling_backward::desc d(dnnl::algorithm::pooling_max,
+                                   ctx.activation_desc(saved.src_dims),
+                                   ctx.activation_desc(diff_dst.dims()), kWindow, kWindow, kNoPad,
+                                   kNoPad);
+    p.bwd_pd.emplace(d, detail::user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+    detail::noted(ctx, key(ctx, saved.src_dims, true), "bwd", *p.bwd_pd);
+    p.bwd = dnnl::pooling_backward(*p.bwd_pd);
+  }
+  Tensor dd = diff_dst.to(ctx, p.bwd_pd->diff_dst_desc());
+  Tensor diff_src = ctx.empty(p.bwd_pd->diff_src_desc());
+  ctx.execute(p.bwd, p.bwd_pd->scratchpad_desc(),
+              {{DNNL_ARG_DIFF_DST, dd.memory(ctx.engine())},
+               {DNNL_ARG_WORKSPACE, saved.workspace.memory(ctx.engine())},
+               {DNNL_ARG_DIFF_SRC, diff_src.memory(ctx.engine())}});
+  return diff_src;
+}
+
+}  // namespace tensortier::runtime

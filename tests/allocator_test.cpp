@@ -1,0 +1,1025 @@
+// The tiered allocator: one conformance suite instantiated over every tier
+// configuration this machine can build (DRAM + emulated file PMem, DRAM only,
+// PMem-heavy with a tiny DRAM budget, Optane-throttled), then placement hints,
+// eviction policies, the Optane throttle, stats JSON, the trace file and the
+// environment variables.
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <memory_resource>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "allocator_test_util.hpp"
+#include "tensortier/allocator.hpp"
+#include "tensortier/stats.hpp"
+
+namespace tensortier {
+namespace {
+
+using test::budgets_respected;
+using test::dram_tier;
+using test::fill_pattern;
+using test::kKiB;
+using test::kMiB;
+using test::make_allocator;
+using test::pattern_intact;
+using test::pmem_tier;
+using test::small_options;
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// ---- conformance over tier configurations ------------------------------------
+
+struct TierSetup {
+  const char* name;
+  std::uint64_t dram_bytes;
+  std::optional<std::uint64_t> pmem_bytes;
+  bool throttle = false;
+};
+
+std::ostream& operator<<(std::ostream& out, const TierSetup& s) { return out << s.name; }
+
+class AllocatorConformance : public ::testing::TestWithParam<TierSetup> {
+ protected:
+  void SetUp() override {
+    AllocatorOptions options = small_options(GetParam().dram_bytes, GetParam().pmem_bytes);
+    if (GetParam().throttle) {
+      // Fast enough to keep the suite quick, slow enough to be the bottleneck.
+      options.throttle.enabled = true;
+      options.throttle.read_gbps_per_dimm = 8;
+      options.throttle.write_gbps_per_dimm = 4;
+    }
+    alloc = make_allocator(std::move(options));
+    ASSERT_NE(alloc, nullptr);
+  }
+
+  bool has_pmem() const { return GetParam().pmem_bytes.has_value(); }
+  // A block size that fits the DRAM budget a few times over.
+  std::size_t unit() const {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(kMiB, GetParam().dram_bytes / 4));
+  }
+  std::uint64_t total_limit() const {
+    return GetParam().dram_bytes + GetParam().pmem_bytes.value_or(0);
+  }
+
+  std::unique_ptr<Allocator> alloc;
+};
+
+TEST_P(AllocatorConformance, TiersMatchTheConfiguration) {
+  const auto& tiers = alloc->tiers();
+  ASSERT_EQ(tiers.size(), has_pmem() ? 2u : 1u);
+  EXPECT_EQ(tiers[0].kind, TierKind::dram);
+  EXPECT_EQ(tiers[0].name, "dram0");
+  const Stats stats = alloc->stats();
+  ASSERT_EQ(stats.tiers.size(), tiers.size());
+  EXPECT_EQ(stats.tiers[0].limit_bytes, GetParam().dram_bytes);
+  EXPECT_EQ(stats.tiers[0].kind, "dram");
+  if (has_pmem()) {
+    EXPECT_EQ(tiers[1].kind, TierKind::pmem_file);
+    EXPECT_EQ(tiers[1].name, "pmem_file");
+    EXPECT_TRUE(tiers[1].medium == "emulated" || tiers[1].medium == "fsdax") << tiers[1].medium;
+    EXPECT_EQ(stats.tiers[1].limit_bytes, *GetParam().pmem_bytes);
+  }
+  for (const auto& t : stats.tiers) {
+    EXPECT_EQ(t.current_bytes, 0u) << t.name;
+    EXPECT_EQ(t.blocks, 0u) << t.name;
+  }
+}
+
+TEST_P(AllocatorConformance, BlocksAreAlignedWritableAndDisjoint) {
+  const std::vector<std::size_t> sizes = {1,     8,          100,      4095,
+                                          4096,  4097,       65536 + 3, 1 << 20,
+                                          (3 << 20) + 17};
+  const std::vector<std::size_t> alignments = {1, 8, 64, 4096, 2 << 20};
+  struct Live {
+    char* p;
+    std::size_t bytes;
+    std::uint64_t seed;
+  };
+  std::vector<Live> live;
+  std::uint64_t seed = 1;
+  for (std::size_t alignment : alignments) {
+    for (std::size_t bytes : sizes) {
+      auto r = alloc->try_allocate(bytes, alignment);
+      ASSERT_TRUE(r.has_value()) << bytes << " bytes aligned " << alignment << ": "
+                                 << r.status().message();
+      char* p = static_cast<char*>(*r);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % alignment, 0u) << alignment;
+      EXPECT_GE(alloc->block_bytes(p), bytes);
+      EXPECT_TRUE(alloc->owns(p));
+      EXPECT_GE(alloc->tier_of(p), 0);
+      fill_pattern(p, bytes, seed);
+      live.push_back({p, bytes, seed++});
+    }
+  }
+  for (const Live& b : live) EXPECT_TRUE(pattern_intact(b.p, b.bytes, b.seed)) << b.bytes;
+
+  std::vector<Live> sorted = live;
+  std::sort(sorted.begin(), sorted.end(), [](const Live& a, const Live& b) { return a.p < b.p; });
+  for (std::size_t i = 1; i < sorted.size(); ++i)
+    EXPECT_LE(sorted[i - 1].p + alloc->block_bytes(sorted[i - 1].p), sorted[i].p) << "overlap";
+
+  Stats stats = alloc->stats();
+  EXPECT_TRUE(budgets_respected(stats));
+  std::uint64_t blocks = 0;
+  for (const auto& t : stats.tiers) blocks += t.blocks;
+  EXPECT_EQ(blocks, live.size());
+
+  for (const Live& b : live) ASSERT_TRUE(alloc->deallocate(b.p).is_ok());
+  stats = alloc->stats();
+  for (const auto& t : stats.tiers) {
+    EXPECT_EQ(t.current_bytes, 0u) << t.name;
+    EXPECT_EQ(t.blocks, 0u) << t.name;
+  }
+  EXPECT_EQ(stats.allocations, live.size());
+  EXPECT_EQ(stats.frees, live.size());
+  EXPECT_EQ(stats.failed_allocations, 0u);
+  EXPECT_TRUE(budgets_respected(stats));
+}
+
+TEST_P(AllocatorConformance, LookupsKnowTheirBlocks) {
+  const std::size_t bytes = unit() + 123;
+  char* p = static_cast<char*>(alloc->allocate(bytes));
+  const int tier = alloc->tier_of(p);
+  ASSERT_GE(tier, 0);
+  EXPECT_EQ(alloc->tier_of(p + bytes - 1), tier) << "interior pointer";
+  EXPECT_EQ(alloc->block_bytes(p + 1), 0u) << "interior pointer is not a block";
+  int on_stack = 0;
+  std::vector<char> on_heap(64);
+  EXPECT_EQ(alloc->tier_of(&on_stack), -1);
+  EXPECT_EQ(alloc->tier_of(on_heap.data()), -1);
+  EXPECT_FALSE(alloc->owns(&on_stack));
+  EXPECT_FALSE(alloc->owns(on_heap.data()));
+  EXPECT_EQ(alloc->block_bytes(on_heap.data()), 0u);
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+  EXPECT_EQ(alloc->tier_of(p), -1) << "freed";
+  EXPECT_EQ(alloc->block_bytes(p), 0u) << "freed";
+}
+
+TEST_P(AllocatorConformance, MigrationRoundTripsKeepContentAndAddress) {
+  const std::size_t bytes = unit() + 4096 + 5;  // not a multiple of the page
+  char* p = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  const std::size_t mapped = alloc->block_bytes(p);
+  const int dram = dram_tier(*alloc);
+  ASSERT_EQ(alloc->tier_of(p), dram);
+  fill_pattern(p, bytes, 100);
+
+  if (!has_pmem()) {
+    Status s = alloc->demote(p);
+    EXPECT_EQ(s.code(), Errc::no_space) << s.message();
+    EXPECT_EQ(alloc->tier_of(p), dram);
+    EXPECT_TRUE(pattern_intact(p, bytes, 100));
+    EXPECT_TRUE(alloc->promote(p).is_ok()) << "already in DRAM";
+    EXPECT_EQ(alloc->stats().demotions, 0u);
+    ASSERT_TRUE(alloc->deallocate(p).is_ok());
+    return;
+  }
+  const int pmem = pmem_tier(*alloc);
+  for (std::uint64_t round = 0; round < 3; ++round) {
+    const std::uint64_t seed = 100 + 2 * round;
+    ASSERT_TRUE(pattern_intact(p, bytes, seed));
+    Status s = alloc->demote(p);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    EXPECT_EQ(alloc->tier_of(p), pmem);
+    EXPECT_EQ(alloc->tier_of(p + bytes - 1), pmem);
+    EXPECT_EQ(alloc->block_bytes(p), mapped) << "same block, same address";
+    EXPECT_TRUE(pattern_intact(p, bytes, seed)) << "content after demotion, round " << round;
+    fill_pattern(p, bytes, seed + 1);  // writable in PMem
+    s = alloc->promote(p);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    EXPECT_EQ(alloc->tier_of(p), dram);
+    EXPECT_TRUE(pattern_intact(p, bytes, seed + 1)) << "content after promotion, round " << round;
+    fill_pattern(p, bytes, seed + 2);
+  }
+  // Moving to where it already is changes nothing.
+  EXPECT_TRUE(alloc->promote(p).is_ok());
+  Stats stats = alloc->stats();
+  EXPECT_EQ(stats.demotions, 3u);
+  EXPECT_EQ(stats.promotions, 3u);
+  EXPECT_EQ(stats.bytes_demoted, 3 * mapped);
+  EXPECT_EQ(stats.bytes_promoted, 3 * mapped);
+  EXPECT_GT(stats.migration_seconds, 0.0);
+  EXPECT_GT(stats.projected_optane_seconds, 0.0);
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  EXPECT_TRUE(alloc->demote(p).is_ok()) << "already in PMem";
+  EXPECT_EQ(alloc->stats().demotions, 4u);
+  EXPECT_TRUE(pattern_intact(p, bytes, 106));
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+  for (const auto& t : alloc->stats().tiers) EXPECT_EQ(t.current_bytes, 0u) << t.name;
+}
+
+TEST_P(AllocatorConformance, FullTiersFailCleanlyAndLoseNothing) {
+  const std::size_t bytes = unit();
+  std::vector<char*> live;
+  Result<void*> failure(Errc::internal, "never failed");
+  const std::size_t cap = total_limit() / bytes + 4;
+  for (std::size_t i = 0; i < cap; ++i) {
+    auto r = alloc->try_allocate(bytes);
+    if (!r) {
+      failure = r;
+      break;
+    }
+    fill_pattern(*r, bytes, i);
+    live.push_back(static_cast<char*>(*r));
+    ASSERT_TRUE(budgets_respected(alloc->stats()));
+  }
+  ASSERT_FALSE(failure.has_value());
+  EXPECT_EQ(failure.status().code(), Errc::no_space) << failure.status().message();
+  EXPECT_FALSE(failure.status().message().empty());
+  // Every byte of every budget is in use by the time allocation fails.
+  EXPECT_EQ(live.size() * bytes, total_limit());
+  EXPECT_THROW(alloc->allocate(bytes), std::bad_alloc);
+  Stats stats = alloc->stats();
+  EXPECT_EQ(stats.failed_allocations, 2u);
+  EXPECT_TRUE(budgets_respected(stats));
+  for (const auto& t : stats.tiers) EXPECT_EQ(t.current_bytes, t.limit_bytes) << t.name;
+  for (std::size_t i = 0; i < live.size(); ++i)
+    ASSERT_TRUE(pattern_intact(live[i], bytes, i)) << "block " << i << " lost its content";
+
+  // Room again after a free: nothing leaked.
+  ASSERT_TRUE(alloc->deallocate(live.back()).is_ok());
+  live.pop_back();
+  auto again = alloc->try_allocate(bytes);
+  ASSERT_TRUE(again.has_value()) << again.status().message();
+  live.push_back(static_cast<char*>(*again));
+  fill_pattern(*again, bytes, live.size() - 1);
+  for (std::size_t i = 0; i < live.size(); ++i)
+    ASSERT_TRUE(pattern_intact(live[i], bytes, i)) << "block " << i;
+  for (char* p : live) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+  for (const auto& t : alloc->stats().tiers) EXPECT_EQ(t.current_bytes, 0u) << t.name;
+}
+
+TEST_P(AllocatorConformance, BadInputGetsAClearStatusAndChangesNothing) {
+  const std::size_t bytes = unit();
+  char* kept = static_cast<char*>(alloc->allocate(bytes));
+  fill_pattern(kept, bytes, 7);
+  const int kept_tier = alloc->tier_of(kept);
+  const Stats before = alloc->stats();
+
+  // Zero size.
+  auto zero = alloc->try_allocate(0);
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_EQ(zero.status().code(), Errc::invalid_argument);
+  EXPECT_NE(zero.status().message().find("0 bytes"), std::string::npos) << zero.status().message();
+  EXPECT_THROW(alloc->allocate(0), std::invalid_argument);
+
+  // Sizes that overflow (page rounding, internal sums).
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  for (std::size_t huge : {kMax, kMax - 100, kMax - 4096, (std::size_t{1} << 62) + 1,
+                           std::size_t{1} << 63}) {
+    auto r = alloc->try_allocate(huge);
+    ASSERT_FALSE(r.has_value()) << huge;
+    EXPECT_EQ(r.status().code(), Errc::invalid_argument) << huge << ": " << r.status().message();
+    EXPECT_NE(r.status().message().find(std::to_string(huge)), std::string::npos)
+        << r.status().message();
+    EXPECT_THROW(alloc->allocate(huge), std::invalid_argument);
+  }
+
+  // Alignments that are not a power of two up to 2 MiB.
+  for (std::size_t alignment : {std::size_t{0}, std::size_t{3}, std::size_t{48},
+                                std::size_t{1000}, std::size_t{4} << 20,
+                                std::size_t{1} << 63, kMax}) {
+    auto r = alloc->try_allocate(4096, alignment);
+    ASSERT_FALSE(r.has_value()) << alignment;
+    EXPECT_EQ(r.status().code(), Errc::invalid_argument);
+    EXPECT_NE(r.status().message().find("alignment"), std::string::npos) << r.status().message();
+    EXPECT_THROW(alloc->allocate(4096, alignment), std::invalid_argument);
+  }
+
+  // Pointers that are not from this allocator.
+  void* foreign_heap = std::malloc(4096);
+  int on_stack = 0;
+  for (void* foreign : {foreign_heap, static_cast<void*>(&on_stack)}) {
+    Status s = alloc->deallocate(foreign);
+    EXPECT_EQ(s.code(), Errc::invalid_argument);
+    EXPECT_NE(s.message().find("not allocated by this allocator"), std::string::npos)
+        << s.message();
+    EXPECT_EQ(alloc->pin(foreign).code(), Errc::invalid_argument);
+    EXPECT_EQ(alloc->unpin(foreign).code(), Errc::invalid_argument);
+    EXPECT_EQ(alloc->advise(foreign, Advice::cold).code(), Errc::invalid_argument);
+    EXPECT_EQ(alloc->advise(foreign, Advice::hot).code(), Errc::invalid_argument);
+    EXPECT_EQ(alloc->demote(foreign).code(), Errc::invalid_argument);
+    EXPECT_EQ(alloc->promote(foreign).code(), Errc::invalid_argument);
+    EXPECT_EQ(alloc->set_next_use(foreign, 5).code(), Errc::invalid_argument);
+    EXPECT_THROW(alloc->pin_guard(foreign), std::invalid_argument);
+  }
+  std::free(foreign_heap);
+  EXPECT_EQ(alloc->deallocate(nullptr).code(), Errc::invalid_argument);
+
+  // An interior pointer of a live block.
+  Status interior = alloc->deallocate(kept + 64);
+  EXPECT_EQ(interior.code(), Errc::invalid_argument);
+  EXPECT_NE(interior.message().find("not the start of a live block"), std::string::npos)
+      << interior.message();
+  EXPECT_EQ(alloc->demote(kept + 4096).code(), Errc::invalid_argument);
+  // Unpinning what is not pinned.
+  EXPECT_EQ(alloc->unpin(kept).code(), Errc::invalid_argument);
+
+  // Double free.
+  void* once = alloc->allocate(4096);
+  ASSERT_TRUE(alloc->deallocate(once).is_ok());
+  Status twice = alloc->deallocate(once);
+  EXPECT_EQ(twice.code(), Errc::invalid_argument);
+  EXPECT_NE(twice.message().find("double free"), std::string::npos) << twice.message();
+
+  // Nothing was corrupted, nothing counted twice.
+  EXPECT_TRUE(pattern_intact(kept, bytes, 7));
+  EXPECT_EQ(alloc->tier_of(kept), kept_tier);
+  const Stats after = alloc->stats();
+  EXPECT_EQ(after.allocations, before.allocations + 1);
+  EXPECT_EQ(after.frees, before.frees + 1);
+  EXPECT_EQ(after.failed_allocations, before.failed_allocations);
+  for (std::size_t t = 0; t < after.tiers.size(); ++t)
+    EXPECT_EQ(after.tiers[t].current_bytes, before.tiers[t].current_bytes) << after.tiers[t].name;
+  ASSERT_TRUE(alloc->deallocate(kept).is_ok());
+}
+
+// A request no tier can ever hold fails at once: it must not demote every
+// DRAM block on the way to finding that out.
+TEST_P(AllocatorConformance, ImpossibleSizeFailsWithoutEvicting) {
+  const std::size_t bytes = unit() / 2;
+  char* a = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  char* b = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  fill_pattern(a, bytes, 1);
+  fill_pattern(b, bytes, 2);
+  const int dram = dram_tier(*alloc);
+  ASSERT_EQ(alloc->tier_of(a), dram);
+  ASSERT_EQ(alloc->tier_of(b), dram);
+  for (std::size_t huge : {std::size_t{1} << 40, std::size_t{1} << 62,
+                           static_cast<std::size_t>(total_limit() + 4096)}) {
+    auto r = alloc->try_allocate(huge);
+    ASSERT_FALSE(r.has_value()) << huge;
+    EXPECT_EQ(r.status().code(), Errc::no_space) << r.status().message();
+    EXPECT_THROW(alloc->allocate(huge), std::bad_alloc);
+  }
+  EXPECT_EQ(alloc->stats().demotions, 0u) << "evicted for a request that could never fit";
+  EXPECT_EQ(alloc->tier_of(a), dram);
+  EXPECT_EQ(alloc->tier_of(b), dram);
+  EXPECT_TRUE(pattern_intact(a, bytes, 1));
+  EXPECT_TRUE(pattern_intact(b, bytes, 2));
+  EXPECT_EQ(alloc->stats().failed_allocations, 6u);
+  ASSERT_TRUE(alloc->deallocate(a).is_ok());
+  ASSERT_TRUE(alloc->deallocate(b).is_ok());
+}
+
+TEST_P(AllocatorConformance, PinnedBlocksNeverMove) {
+  const std::size_t bytes = unit() / 2;
+  const int dram = dram_tier(*alloc);
+  char* pinned = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  fill_pattern(pinned, bytes, 42);
+  ASSERT_TRUE(alloc->pin(pinned).is_ok());
+  ASSERT_TRUE(alloc->pin(pinned).is_ok());  // pins nest
+
+  Status s = alloc->demote(pinned);
+  EXPECT_EQ(s.code(), Errc::invalid_argument);
+  EXPECT_NE(s.message().find("pinned"), std::string::npos) << s.message();
+  EXPECT_TRUE(alloc->advise(pinned, Advice::cold).is_ok());
+  EXPECT_TRUE(alloc->advise(pinned, Advice::wont_need).is_ok());
+  alloc->wait_for_moves();
+  EXPECT_EQ(alloc->tier_of(pinned), dram);
+
+  // DRAM pressure evicts everything else, never the pinned block.
+  std::vector<void*> others;
+  const std::size_t n = GetParam().dram_bytes / bytes + 2;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto r = alloc->try_allocate(bytes, 64, Hint::hot);
+    if (r) others.push_back(*r);
+    EXPECT_EQ(alloc->tier_of(pinned), dram) << "after allocation " << i;
+  }
+  if (has_pmem()) {
+    EXPECT_GT(alloc->stats().demotions, 0u);
+  }
+  EXPECT_TRUE(pattern_intact(pinned, bytes, 42));
+
+  ASSERT_TRUE(alloc->unpin(pinned).is_ok());
+  EXPECT_EQ(alloc->demote(pinned).code(), Errc::invalid_argument) << "still pinned once";
+  ASSERT_TRUE(alloc->unpin(pinned).is_ok());
+  EXPECT_EQ(alloc->unpin(pinned).code(), Errc::invalid_argument);
+  if (has_pmem()) {
+    ASSERT_TRUE(alloc->demote(pinned).is_ok());
+    EXPECT_EQ(alloc->tier_of(pinned), pmem_tier(*alloc));
+    // Pinning a PMem block promotes it when DRAM can make room.
+    {
+      PinGuard guard = alloc->pin_guard(pinned);
+      EXPECT_EQ(alloc->tier_of(pinned), dram);
+      EXPECT_EQ(alloc->demote(pinned).code(), Errc::invalid_argument);
+    }
+    EXPECT_TRUE(alloc->demote(pinned).is_ok()) << "the guard unpinned it";
+  }
+  EXPECT_TRUE(pattern_intact(pinned, bytes, 42));
+  for (void* p : others) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+  ASSERT_TRUE(alloc->deallocate(pinned).is_ok());
+}
+
+TEST_P(AllocatorConformance, AdviceMovesBlocksInTheBackground) {
+  const std::size_t bytes = unit();
+  const int dram = dram_tier(*alloc);
+  char* p = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  fill_pattern(p, bytes, 9);
+  ASSERT_TRUE(alloc->advise(p, Advice::cold).is_ok());
+  alloc->wait_for_moves();
+  if (!has_pmem()) {
+    EXPECT_EQ(alloc->tier_of(p), dram) << "nowhere to demote to";
+  } else {
+    EXPECT_EQ(alloc->tier_of(p), pmem_tier(*alloc));
+    ASSERT_TRUE(alloc->advise(p, Advice::will_need).is_ok());
+    alloc->wait_for_moves();
+    EXPECT_EQ(alloc->tier_of(p), dram);
+    ASSERT_TRUE(alloc->advise(p, Advice::wont_need).is_ok());
+    alloc->wait_for_moves();
+    EXPECT_EQ(alloc->tier_of(p), pmem_tier(*alloc));
+    ASSERT_TRUE(alloc->advise(p, Advice::hot).is_ok());  // synchronous
+    EXPECT_EQ(alloc->tier_of(p), dram);
+    EXPECT_EQ(alloc->stats().demotions, 2u);
+    EXPECT_EQ(alloc->stats().promotions, 2u);
+  }
+  EXPECT_TRUE(pattern_intact(p, bytes, 9));
+  // Advice queued for a block freed before the mover gets to it is dropped.
+  ASSERT_TRUE(alloc->advise(p, Advice::cold).is_ok());
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+  alloc->wait_for_moves();
+  for (const auto& t : alloc->stats().tiers) EXPECT_EQ(t.current_bytes, 0u) << t.name;
+}
+
+TEST_P(AllocatorConformance, MemoryResourceServesPmrContainers) {
+  MemoryResource resource(*alloc);
+  MemoryResource other(*alloc, Hint::cold);
+  EXPECT_TRUE(resource.is_equal(other)) << "same allocator";
+  {
+    std::pmr::vector<std::uint32_t> v(&resource);
+    for (std::uint32_t i = 0; i < 200000; ++i) v.push_back(i * 7u);
+    EXPECT_TRUE(alloc->owns(v.data()));
+    for (std::uint32_t i = 0; i < 200000; ++i) ASSERT_EQ(v[i], i * 7u);
+    void* zero = resource.allocate(0, 8);  // pmr allows 0 bytes
+    EXPECT_TRUE(alloc->owns(zero));
+    resource.deallocate(zero, 0, 8);
+  }
+  for (const auto& t : alloc->stats().tiers) EXPECT_EQ(t.current_bytes, 0u) << t.name;
+}
+
+TEST_P(AllocatorConformance, ConcurrentAllocateAndFreeKeepTheBooks) {
+  const std::size_t max_bytes = std::max<std::size_t>(unit() / 4, 8192);
+  std::atomic<int> errors{0};
+  auto worker = [&](unsigned seed) {
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < 300; ++i) {
+      const std::size_t bytes = 1 + rng() % max_bytes;
+      auto r = alloc->try_allocate(bytes);
+      if (!r) {
+        if (r.status().code() != Errc::no_space) errors++;
+        continue;
+      }
+      fill_pattern(*r, bytes, seed * 1000 + i);
+      std::this_thread::yield();
+      if (!pattern_intact(*r, bytes, seed * 1000 + i)) errors++;
+      if (!alloc->deallocate(*r).is_ok()) errors++;
+    }
+  };
+  std::thread t1(worker, 1), t2(worker, 2);
+  worker(3);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(errors.load(), 0);
+  const Stats stats = alloc->stats();
+  EXPECT_EQ(stats.allocations, stats.frees);
+  for (const auto& t : stats.tiers) {
+    EXPECT_EQ(t.current_bytes, 0u) << t.name;
+    EXPECT_EQ(t.blocks, 0u) << t.name;
+  }
+  EXPECT_TRUE(budgets_respected(stats));
+}
+
+TEST_P(AllocatorConformance, StatsJsonHasTheDocumentedFields) {
+  char* p = static_cast<char*>(alloc->allocate(unit(), 64, Hint::hot));
+  if (has_pmem()) {
+    ASSERT_TRUE(alloc->demote(p).is_ok());
+  }
+  const Stats stats = alloc->stats();
+  const auto doc = nlohmann::json::parse(stats_to_json(stats));
+  ASSERT_TRUE(doc.contains("tiers"));
+  ASSERT_TRUE(doc["tiers"].is_array());
+  ASSERT_EQ(doc["tiers"].size(), stats.tiers.size());
+  for (std::size_t i = 0; i < stats.tiers.size(); ++i) {
+    const auto& t = doc["tiers"][i];
+    EXPECT_EQ(t.at("name").get<std::string>(), stats.tiers[i].name);
+    EXPECT_EQ(t.at("kind").get<std::string>(), stats.tiers[i].kind);
+    EXPECT_EQ(t.at("limit_bytes").get<std::uint64_t>(), stats.tiers[i].limit_bytes);
+    EXPECT_EQ(t.at("current_bytes").get<std::uint64_t>(), stats.tiers[i].current_bytes);
+    EXPECT_EQ(t.at("peak_bytes").get<std::uint64_t>(), stats.tiers[i].peak_bytes);
+    EXPECT_LE(t.at("peak_bytes").get<std::uint64_t>(), t.at("limit_bytes").get<std::uint64_t>());
+  }
+  EXPECT_EQ(doc["tiers"][0]["kind"], "dram");
+  EXPECT_EQ(doc["tiers"][0]["current_bytes"].get<std::uint64_t>(), has_pmem() ? 0u : alloc->block_bytes(p));
+  const auto& m = doc.at("migrations");
+  EXPECT_EQ(m.at("demotions").get<std::uint64_t>(), has_pmem() ? 1u : 0u);
+  EXPECT_EQ(m.at("promotions").get<std::uint64_t>(), 0u);
+  EXPECT_EQ(m.at("bytes_demoted").get<std::uint64_t>(), has_pmem() ? alloc->block_bytes(p) : 0u);
+  EXPECT_EQ(m.at("bytes_promoted").get<std::uint64_t>(), 0u);
+  EXPECT_TRUE(m.contains("projected_optane_seconds"));
+  EXPECT_EQ(doc.at("policy"), "lru");
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TierConfigurations, AllocatorConformance,
+    ::testing::Values(TierSetup{"DramAndFilePmem", 32 * kMiB, 128 * kMiB},
+                      TierSetup{"DramOnly", 32 * kMiB, std::nullopt},
+                      TierSetup{"PmemHeavy", 2 * kMiB, 128 * kMiB},
+                      TierSetup{"OptaneThrottled", 16 * kMiB, 64 * kMiB, true}),
+    [](const ::testing::TestParamInfo<TierSetup>& info) { return std::string(info.param.name); });
+
+// ---- placement hints ----------------------------------------------------------
+
+TEST(Placement, HintsChooseTheTier) {
+  auto alloc = make_allocator(small_options(4 * kMiB, 2 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  const int dram = dram_tier(*alloc), pmem = pmem_tier(*alloc);
+  void* cold = alloc->allocate(kMiB, 64, Hint::cold);
+  void* hot = alloc->allocate(kMiB, 64, Hint::hot);
+  void* automatic = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(cold), pmem);
+  EXPECT_EQ(alloc->tier_of(hot), dram);
+  EXPECT_EQ(alloc->tier_of(automatic), dram);
+  // PMem full: cold falls back to DRAM.
+  void* cold2 = alloc->allocate(kMiB, 64, Hint::cold);
+  EXPECT_EQ(alloc->tier_of(cold2), pmem);
+  void* cold3 = alloc->allocate(kMiB, 64, Hint::cold);
+  EXPECT_EQ(alloc->tier_of(cold3), dram);
+  void* fill = alloc->allocate(kMiB, 64, Hint::hot);
+  EXPECT_EQ(alloc->tier_of(fill), dram);
+  // DRAM and PMem full: a cold request never evicts; hot/automatic cannot
+  // evict either (no room in PMem for the victim).
+  EXPECT_FALSE(alloc->try_allocate(kMiB, 64, Hint::cold).has_value());
+  EXPECT_FALSE(alloc->try_allocate(kMiB, 64, Hint::hot).has_value());
+  EXPECT_FALSE(alloc->try_allocate(kMiB).has_value());
+  EXPECT_EQ(alloc->stats().demotions, 0u);
+  // Room in PMem again: a hot request evicts the least recently used DRAM
+  // block (`hot`, allocated first) and takes its place.
+  ASSERT_TRUE(alloc->deallocate(cold).is_ok());
+  void* hot2 = alloc->allocate(kMiB, 64, Hint::hot);
+  EXPECT_EQ(alloc->tier_of(hot2), dram);
+  EXPECT_EQ(alloc->tier_of(hot), pmem);
+  EXPECT_EQ(alloc->stats().demotions, 1u);
+  for (void* p : {hot, automatic, cold2, cold3, fill, hot2}) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+TEST(Placement, AutomaticGoesToPmemWhenDramCannotMakeRoom) {
+  auto alloc = make_allocator(small_options(2 * kMiB, 8 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  void* a = alloc->allocate(kMiB);
+  void* b = alloc->allocate(kMiB);
+  ASSERT_TRUE(alloc->pin(a).is_ok());
+  ASSERT_TRUE(alloc->pin(b).is_ok());
+  void* c = alloc->allocate(kMiB);  // DRAM holds only pinned blocks
+  EXPECT_EQ(alloc->tier_of(c), pmem_tier(*alloc));
+  EXPECT_EQ(alloc->stats().demotions, 0u);
+  void* big = alloc->allocate(3 * kMiB);  // bigger than the whole DRAM budget
+  EXPECT_EQ(alloc->tier_of(big), pmem_tier(*alloc));
+  for (void* p : {a, b}) ASSERT_TRUE(alloc->unpin(p).is_ok());
+  for (void* p : {a, b, c, big}) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+// Freed DRAM blocks kept mapped for reuse are the allocator's own business:
+// they must never make an allocation fail that the budget allows.
+TEST(Placement, CachedDramNeverBlocksAnAllocation) {
+  auto alloc = make_allocator(small_options(8 * kMiB, 2 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  std::vector<void*> dram_blocks;
+  for (int i = 0; i < 8; ++i) dram_blocks.push_back(alloc->allocate(kMiB, 64, Hint::hot));
+  void* pmem1 = alloc->allocate(kMiB, 64, Hint::cold);
+  void* pmem2 = alloc->allocate(kMiB, 64, Hint::cold);
+  ASSERT_EQ(alloc->tier_of(pmem2), pmem_tier(*alloc));
+  ASSERT_TRUE(alloc->deallocate(dram_blocks.back()).is_ok());
+  dram_blocks.pop_back();
+  ASSERT_TRUE(alloc->deallocate(dram_blocks.back()).is_ok());
+  dram_blocks.pop_back();
+  const Stats stats = alloc->stats();
+  EXPECT_EQ(stats.tiers[0].current_bytes, 6 * kMiB);
+  // Another size than the cached blocks, so no cache hit can hide the problem.
+  for (Hint hint : {Hint::cold, Hint::automatic}) {
+    auto r = alloc->try_allocate(kMiB + kMiB / 2, 64, hint);
+    ASSERT_TRUE(r.has_value()) << "hint " << static_cast<int>(hint) << ": "
+                               << r.status().message();
+    EXPECT_EQ(alloc->tier_of(*r), dram_tier(*alloc));
+    ASSERT_TRUE(alloc->deallocate(*r).is_ok());
+  }
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  for (void* p : dram_blocks) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+  ASSERT_TRUE(alloc->deallocate(pmem1).is_ok());
+  ASSERT_TRUE(alloc->deallocate(pmem2).is_ok());
+}
+
+// The same for PMem: after promotions, PMem must still take its full budget.
+TEST(Placement, PmemBudgetIsFullyUsableAfterPromotions) {
+  auto alloc = make_allocator(small_options(8 * kMiB, 8 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 4; ++i) blocks.push_back(alloc->allocate(kMiB, 64, Hint::cold));
+  for (void* p : blocks) ASSERT_TRUE(alloc->promote(p).is_ok());
+  EXPECT_EQ(alloc->stats().tiers[1].current_bytes, 0u);
+  // 8 MiB of PMem budget, none of it live: every size must fit, and a demotion too.
+  void* big = alloc->allocate(6 * kMiB + kMiB / 2, 64, Hint::cold);
+  EXPECT_EQ(alloc->tier_of(big), pmem_tier(*alloc));
+  Status s = alloc->demote(blocks[0]);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_TRUE(alloc->deallocate(big).is_ok());
+  for (void* p : blocks) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+// ---- eviction policies ------------------------------------------------------------
+
+TEST(Eviction, LruDemotesTheLeastRecentlyUsedBlock) {
+  auto alloc = make_allocator(small_options(4 * kMiB, 64 * kMiB, Policy::lru));
+  ASSERT_NE(alloc, nullptr);
+  const int dram = dram_tier(*alloc), pmem = pmem_tier(*alloc);
+  void* a = alloc->allocate(kMiB);
+  void* b = alloc->allocate(kMiB);
+  void* c = alloc->allocate(kMiB);
+  void* d = alloc->allocate(kMiB);
+  // Use order now: c, d, a (pinned), b (advised hot).
+  ASSERT_TRUE(alloc->pin(a).is_ok());
+  ASSERT_TRUE(alloc->unpin(a).is_ok());
+  ASSERT_TRUE(alloc->advise(b, Advice::hot).is_ok());
+  void* e = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(c), pmem);
+  EXPECT_EQ(alloc->tier_of(e), dram);
+  void* f = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(d), pmem);
+  void* g = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(a), pmem);
+  EXPECT_EQ(alloc->tier_of(b), dram);
+  EXPECT_EQ(alloc->stats().demotions, 3u);
+  for (void* p : {a, b, c, d, e, f, g}) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+TEST(Eviction, NextUseDemotesTheFarthestNextUse) {
+  auto alloc = make_allocator(small_options(4 * kMiB, 64 * kMiB, Policy::next_use));
+  ASSERT_NE(alloc, nullptr);
+  const int dram = dram_tier(*alloc), pmem = pmem_tier(*alloc);
+  EXPECT_EQ(alloc->stats().policy, "next_use");
+  void* a = alloc->allocate(kMiB);
+  void* b = alloc->allocate(kMiB);
+  void* c = alloc->allocate(kMiB);
+  void* d = alloc->allocate(kMiB);  // no next use set: farthest of all
+  ASSERT_TRUE(alloc->set_next_use(a, 10).is_ok());
+  ASSERT_TRUE(alloc->set_next_use(b, 1000).is_ok());
+  ASSERT_TRUE(alloc->set_next_use(c, 50).is_ok());
+  alloc->set_current_step(5);
+  void* e = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(d), pmem);
+  ASSERT_TRUE(alloc->set_next_use(e, 70).is_ok());
+  void* f = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(b), pmem) << "next use 1000 is the farthest";
+  EXPECT_EQ(alloc->tier_of(a), dram);
+  EXPECT_EQ(alloc->tier_of(c), dram);
+  ASSERT_TRUE(alloc->set_next_use(f, 80).is_ok());
+  // Past uses (a at 10, c at 50) count as unknown, i.e. farthest; the older
+  // of the two (a) goes first.
+  alloc->set_current_step(60);
+  void* g = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(a), pmem);
+  EXPECT_EQ(alloc->tier_of(c), dram);
+  EXPECT_EQ(alloc->tier_of(e), dram);
+  EXPECT_EQ(alloc->tier_of(f), dram);
+  for (void* p : {a, b, c, d, e, f, g}) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+TEST(Eviction, PrefetchNeverEvictsABlockNeededSooner) {
+  auto alloc = make_allocator(small_options(2 * kMiB, 64 * kMiB, Policy::next_use));
+  ASSERT_NE(alloc, nullptr);
+  const int dram = dram_tier(*alloc), pmem = pmem_tier(*alloc);
+  void* x = alloc->allocate(kMiB);
+  void* y = alloc->allocate(kMiB);
+  void* z = alloc->allocate(kMiB, 64, Hint::cold);
+  ASSERT_TRUE(alloc->set_next_use(x, 10).is_ok());
+  ASSERT_TRUE(alloc->set_next_use(y, 20).is_ok());
+  ASSERT_TRUE(alloc->set_next_use(z, 30).is_ok());
+  // z is needed after both DRAM blocks: prefetching it must not evict either.
+  ASSERT_TRUE(alloc->advise(z, Advice::will_need).is_ok());
+  alloc->wait_for_moves();
+  EXPECT_EQ(alloc->tier_of(z), pmem);
+  EXPECT_EQ(alloc->tier_of(x), dram);
+  EXPECT_EQ(alloc->tier_of(y), dram);
+  // Needed at 15: y (20) may go, x (10) may not.
+  ASSERT_TRUE(alloc->set_next_use(z, 15).is_ok());
+  ASSERT_TRUE(alloc->advise(z, Advice::will_need).is_ok());
+  alloc->wait_for_moves();
+  EXPECT_EQ(alloc->tier_of(z), dram);
+  EXPECT_EQ(alloc->tier_of(y), pmem);
+  EXPECT_EQ(alloc->tier_of(x), dram);
+  for (void* p : {x, y, z}) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+TEST(Eviction, StaticPolicyNeverMigrates) {
+  auto alloc = make_allocator(small_options(4 * kMiB, 64 * kMiB, Policy::static_placement));
+  ASSERT_NE(alloc, nullptr);
+  const int dram = dram_tier(*alloc), pmem = pmem_tier(*alloc);
+  EXPECT_EQ(alloc->stats().policy, "static");
+  std::vector<void*> in_dram;
+  for (int i = 0; i < 4; ++i) in_dram.push_back(alloc->allocate(kMiB, 64, Hint::hot));
+  for (void* p : in_dram) EXPECT_EQ(alloc->tier_of(p), dram);
+  void* spill = alloc->allocate(kMiB, 64, Hint::hot);  // DRAM full: straight to PMem
+  EXPECT_EQ(alloc->tier_of(spill), pmem);
+  fill_pattern(spill, kMiB, 3);
+  for (Advice advice : {Advice::cold, Advice::wont_need}) {
+    EXPECT_TRUE(alloc->advise(in_dram[0], advice).is_ok());
+  }
+  for (Advice advice : {Advice::hot, Advice::will_need}) {
+    EXPECT_TRUE(alloc->advise(spill, advice).is_ok());
+  }
+  alloc->wait_for_moves();
+  {
+    PinGuard pin = alloc->pin_guard(spill);
+    EXPECT_EQ(alloc->tier_of(spill), pmem) << "pinning does not promote under static";
+  }
+  ASSERT_TRUE(alloc->deallocate(in_dram[1]).is_ok());  // room again in DRAM
+  ASSERT_TRUE(alloc->advise(spill, Advice::hot).is_ok());
+  alloc->wait_for_moves();
+  EXPECT_EQ(alloc->tier_of(spill), pmem);
+  EXPECT_EQ(alloc->tier_of(in_dram[0]), dram);
+  void* next = alloc->allocate(kMiB, 64, Hint::automatic);
+  EXPECT_EQ(alloc->tier_of(next), dram) << "freed DRAM is reused";
+  const Stats stats = alloc->stats();
+  EXPECT_EQ(stats.demotions, 0u);
+  EXPECT_EQ(stats.promotions, 0u);
+  EXPECT_TRUE(pattern_intact(spill, kMiB, 3));
+  for (void* p : {in_dram[0], in_dram[2], in_dram[3], spill, next})
+    ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+// ---- Optane throttle ---------------------------------------------------------------
+
+TEST(OptaneThrottle, MigrationTakesAtLeastTheThrottledTime) {
+  AllocatorOptions options = small_options(128 * kMiB, 256 * kMiB);
+  options.throttle.enabled = true;
+  options.throttle.write_gbps_per_dimm = 0.5;
+  options.throttle.read_gbps_per_dimm = 1.0;
+  options.throttle.dimms = 1;
+  auto alloc = make_allocator(options);
+  ASSERT_NE(alloc, nullptr);
+  const std::size_t bytes = 64 * kMiB;
+  void* p = alloc->allocate(bytes, 64, Hint::hot);
+  fill_pattern(p, bytes, 11);
+
+  auto t0 = Clock::now();
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  const double demote_seconds = seconds_since(t0);
+  const double expected_demote = static_cast<double>(bytes) / 0.5e9;  // 0.134 s
+  EXPECT_GE(demote_seconds, expected_demote * 0.99);
+  Stats stats = alloc->stats();
+  EXPECT_NEAR(stats.projected_optane_seconds, expected_demote, expected_demote * 0.01);
+  EXPECT_GE(stats.migration_seconds, expected_demote * 0.99);
+
+  t0 = Clock::now();
+  ASSERT_TRUE(alloc->promote(p).is_ok());
+  const double promote_seconds = seconds_since(t0);
+  const double expected_promote = static_cast<double>(bytes) / 1.0e9;  // 0.067 s
+  EXPECT_GE(promote_seconds, expected_promote * 0.99);
+  stats = alloc->stats();
+  EXPECT_NEAR(stats.projected_optane_seconds, expected_demote + expected_promote,
+              (expected_demote + expected_promote) * 0.01);
+  EXPECT_TRUE(pattern_intact(p, bytes, 11));
+  const auto doc = nlohmann::json::parse(stats_to_json(stats));
+  EXPECT_NEAR(doc["migrations"]["projected_optane_seconds"].get<double>(),
+              stats.projected_optane_seconds, 1e-9);
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+TEST(OptaneThrottle, MoreDimmsMeanMoreBandwidth) {
+  AllocatorOptions options = small_options(64 * kMiB, 128 * kMiB);
+  options.throttle.enabled = true;
+  options.throttle.write_gbps_per_dimm = 0.25;
+  options.throttle.dimms = 4;  // 1 GB/s in all
+  auto alloc = make_allocator(options);
+  ASSERT_NE(alloc, nullptr);
+  const std::size_t bytes = 32 * kMiB;
+  void* p = alloc->allocate(bytes, 64, Hint::hot);
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  const double expected = static_cast<double>(bytes) / 1e9;
+  EXPECT_GE(seconds_since(t0), expected * 0.99);
+  EXPECT_NEAR(alloc->stats().projected_optane_seconds, expected, expected * 0.01);
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+TEST(OptaneThrottle, ProjectionIsReportedWithTheThrottleOff) {
+  auto alloc = make_allocator(small_options(64 * kMiB, 128 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  const std::size_t bytes = 16 * kMiB;
+  void* p = alloc->allocate(bytes, 64, Hint::hot);
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  const double expected = static_cast<double>(bytes) / 2.3e9;  // published write bandwidth
+  EXPECT_NEAR(alloc->stats().projected_optane_seconds, expected, expected * 0.01);
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+// ---- trace -----------------------------------------------------------------------------
+
+std::string temp_path(const std::string& name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/" + name + "-" +
+         std::to_string(getpid()) + ".json";
+}
+
+TEST(Trace, IsChromeTraceJsonWithCountersAndMigrationSlices) {
+  AllocatorOptions options = small_options(8 * kMiB, 32 * kMiB);
+  options.record_trace = true;
+  auto alloc = make_allocator(options);
+  ASSERT_NE(alloc, nullptr);
+  void* p = alloc->allocate(2 * kMiB, 64, Hint::hot);
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  ASSERT_TRUE(alloc->promote(p).is_ok());
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+
+  const std::string path = temp_path("tensortier-trace");
+  Status s = alloc->write_trace(path);
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good());
+  nlohmann::json doc;
+  ASSERT_NO_THROW(doc = nlohmann::json::parse(in));
+  std::remove(path.c_str());
+  ASSERT_TRUE(doc.contains("traceEvents"));
+  ASSERT_TRUE(doc["traceEvents"].is_array());
+  std::map<std::string, int> counters;
+  std::vector<nlohmann::json> slices;
+  for (const auto& e : doc["traceEvents"]) {
+    ASSERT_TRUE(e.contains("ph"));
+    ASSERT_TRUE(e.contains("name"));
+    if (e["ph"] == "C") {
+      counters[e["name"].get<std::string>()]++;
+      EXPECT_TRUE(e["args"].contains("bytes"));
+      EXPECT_GE(e["ts"].get<double>(), 0.0);
+    }
+    if (e["ph"] == "X") slices.push_back(e);
+  }
+  for (const auto& tier : alloc->tiers())
+    EXPECT_GE(counters["bytes " + tier.name], 2) << "counter track of " << tier.name;
+  ASSERT_EQ(slices.size(), 2u);
+  EXPECT_EQ(slices[0]["args"]["from"], "dram0");
+  EXPECT_EQ(slices[0]["args"]["to"], "pmem_file");
+  EXPECT_EQ(slices[1]["args"]["from"], "pmem_file");
+  EXPECT_EQ(slices[1]["args"]["to"], "dram0");
+  for (const auto& x : slices) {
+    EXPECT_EQ(x["cat"], "migration");
+    EXPECT_EQ(x["args"]["bytes"].get<std::uint64_t>(), 2 * kMiB);
+    EXPECT_GE(x["dur"].get<double>(), 0.0);
+    EXPECT_GE(x["ts"].get<double>(), 0.0);
+  }
+  EXPECT_LE(slices[0]["ts"].get<double>(), slices[1]["ts"].get<double>());
+}
+
+TEST(Trace, NeedsRecordingAndAWritablePath) {
+  auto plain = make_allocator(small_options(8 * kMiB, std::nullopt));
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->write_trace(temp_path("tensortier-never")).code(), Errc::invalid_argument);
+  AllocatorOptions options = small_options(8 * kMiB, std::nullopt);
+  options.record_trace = true;
+  auto traced = make_allocator(options);
+  ASSERT_NE(traced, nullptr);
+  Status s = traced->write_trace("/nonexistent-dir/trace.json");
+  EXPECT_EQ(s.code(), Errc::io_error);
+  EXPECT_NE(s.message().find("/nonexistent-dir/trace.json"), std::string::npos) << s.message();
+}
+
+// ---- environment -------------------------------------------------------------------------
+
+TEST(Environment, PolicyAndOptaneParse) {
+  using test::fake_env;
+  auto defaults = allocator_options_from_env(fake_env({}));
+  ASSERT_TRUE(defaults.has_value());
+  EXPECT_EQ(defaults->policy, Policy::lru);
+  EXPECT_FALSE(defaults->throttle.enabled);
+
+  for (auto [text, policy] : {std::pair{"lru", Policy::lru}, std::pair{"next_use", Policy::next_use},
+                              std::pair{"static", Policy::static_placement}}) {
+    auto o = allocator_options_from_env(fake_env({{"TENSORTIER_POLICY", text}}));
+    ASSERT_TRUE(o.has_value()) << text;
+    EXPECT_EQ(o->policy, policy);
+    EXPECT_STREQ(policy_name(policy), text);
+  }
+  auto on = allocator_options_from_env(fake_env({{"TENSORTIER_OPTANE", "on"}}));
+  ASSERT_TRUE(on.has_value());
+  EXPECT_TRUE(on->throttle.enabled);
+  EXPECT_DOUBLE_EQ(on->throttle.write_gbps_per_dimm, 2.3);
+  EXPECT_DOUBLE_EQ(on->throttle.read_gbps_per_dimm, 6.6);
+  auto off = allocator_options_from_env(fake_env({{"TENSORTIER_OPTANE", "off"}}));
+  ASSERT_TRUE(off.has_value());
+  EXPECT_FALSE(off->throttle.enabled);
+  auto custom =
+      allocator_options_from_env(fake_env({{"TENSORTIER_OPTANE", "dimms=6,read=5.5,write=0.5"}}));
+  ASSERT_TRUE(custom.has_value()) << custom.status().message();
+  EXPECT_TRUE(custom->throttle.enabled);
+  EXPECT_EQ(custom->throttle.dimms, 6u);
+  EXPECT_DOUBLE_EQ(custom->throttle.read_gbps_per_dimm, 5.5);
+  EXPECT_DOUBLE_EQ(custom->throttle.write_gbps_per_dimm, 0.5);
+}
+
+TEST(Environment, BadValuesNameTheVariableAndWhatIsAccepted) {
+  using test::fake_env;
+  for (const char* bad : {"fifo", "", "LRU", "lru "}) {
+    auto o = allocator_options_from_env(fake_env({{"TENSORTIER_POLICY", bad}}));
+    ASSERT_FALSE(o.has_value()) << "'" << bad << "'";
+    EXPECT_EQ(o.status().code(), Errc::invalid_argument);
+    const std::string m = o.status().message();
+    EXPECT_NE(m.find("TENSORTIER_POLICY"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string("'") + bad + "'"), std::string::npos) << m;
+    EXPECT_NE(m.find("next_use"), std::string::npos) << m;
+  }
+  for (const char* bad : {"yes", "", "dimms=0", "dimms=-2", "dimms=1.5", "read=abc", "write=0",
+                          "speed=3", "dimms=2,,write=1", "dimms=2,write", "dimms=2,"}) {
+    auto o = allocator_options_from_env(fake_env({{"TENSORTIER_OPTANE", bad}}));
+    ASSERT_FALSE(o.has_value()) << "'" << bad << "'";
+    EXPECT_EQ(o.status().code(), Errc::invalid_argument);
+    const std::string m = o.status().message();
+    EXPECT_NE(m.find("TENSORTIER_OPTANE"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string("'") + bad + "'"), std::string::npos) << m;
+    EXPECT_NE(m.find("accepted"), std::string::npos) << m;
+  }
+  // The Config variables keep naming themselves through this entry point.
+  auto o = allocator_options_from_env(fake_env({{"TENSORTIER_DRAM_LIMIT", "12Q"}}));
+  ASSERT_FALSE(o.has_value());
+  EXPECT_NE(o.status().message().find("TENSORTIER_DRAM_LIMIT"), std::string::npos);
+}
+
+TEST(Environment, OptionsFromTheEnvironmentCreateAnAllocator) {
+  auto options = allocator_options_from_env(test::fake_env({{"TENSORTIER_DRAM_LIMIT", "16M"},
+                                                            {"TENSORTIER_PMEM", "none"},
+                                                            {"TENSORTIER_POLICY", "next_use"},
+                                                            {"TENSORTIER_OPTANE", "dimms=2"}}));
+  ASSERT_TRUE(options.has_value()) << options.status().message();
+  auto alloc = make_allocator(*options);
+  ASSERT_NE(alloc, nullptr);
+  ASSERT_EQ(alloc->tiers().size(), 1u);
+  const Stats stats = alloc->stats();
+  EXPECT_EQ(stats.tiers[0].limit_bytes, 16 * kMiB);
+  EXPECT_EQ(stats.policy, "next_use");
+}
+
+// ---- NUMA: fast tiers nearest first ----------------------------------------------------
+
+// The per-CPU order of DRAM tiers comes from the topology's distances. Only a
+// machine whose NUMA nodes match the XML can open its tiers; elsewhere the
+// test says so and skips (this VM has one node; the XML fixture has two DRAM
+// nodes).
+TEST(NumaOrder, AllocationsPreferTheCallingCpusNode) {
+  AllocatorOptions options = small_options(64 * kMiB, std::nullopt);
+  options.config.topology_xml = std::string(TT_FIXTURES_DIR) + "/two_socket_dram_nvm.xml";
+  auto created = Allocator::create(options);
+  if (!created) {
+    EXPECT_NE(created.status().message().find("NUMA node"), std::string::npos)
+        << created.status().message();
+    GTEST_SKIP() << "the two-socket fixture's NUMA nodes do not exist here: "
+                 << created.status().message();
+  }
+  auto& alloc = *created;
+  ASSERT_EQ(alloc->tiers().size(), 2u);
+  // CPUs 0-7 are local to node 0, 8-15 to node 1 in the fixture.
+  for (int cpu : {0, 8}) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int tier = -2;
+    std::thread([&] {
+      if (sched_setaffinity(0, sizeof set, &set) != 0) return;
+      void* p = alloc->allocate(kMiB);
+      tier = alloc->tier_of(p);
+      alloc->deallocate(p);
+    }).join();
+    if (tier == -2) GTEST_SKIP() << "cannot run on CPU " << cpu;
+    EXPECT_EQ(alloc->tiers()[tier].numa_node, cpu < 8 ? 0 : 1) << "CPU " << cpu;
+  }
+}
+
+TEST(NumaOrder, LiveMachineUsesItsDramBeforePmem) {
+  auto alloc = make_allocator(small_options(8 * kMiB, 8 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  ASSERT_EQ(alloc->tiers().size(), 2u);
+  EXPECT_EQ(alloc->tiers()[0].kind, TierKind::dram);
+  EXPECT_EQ(alloc->tiers()[1].kind, TierKind::pmem_file);
+  void* p = alloc->allocate(kMiB);
+  EXPECT_EQ(alloc->tier_of(p), 0);
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+}  // namespace
+}  // namespace tensortier
