@@ -28,6 +28,8 @@ repo="$(cd "$here/.." && pwd)"
 {
   echo "source: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     "($(git -C "$repo" status --porcelain -- src include 2>/dev/null | wc -l) changed paths in src/ include/)"
+  echo "binaries built $(date -r "$build/bench/bench_alloc" '+%F %T' 2>/dev/null || echo '?')" \
+    "(the source line above is the tree now, not necessarily what was built)"
   echo "kernel $(uname -r), $(nproc) CPUs, THP $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
   echo "PMem file directory: ${TMPDIR:-/tmp}"
 } | tee "$out/meta.txt"

@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev   # tests
   libbenchmark-dev libjemalloc-dev  # benchmarks and their baselines
   libdnnl-dev                 # oneDNN: the 3D convolution runtime
+  python3-torch python3-numpy # the LD_PRELOAD library tests (tests/preload)
 )
 
 missing=()

@@ -70,6 +70,7 @@ bool retry_after_move(std::uintptr_t addr) {
   last_count = count;
   return true;
 }
+
 struct sigaction g_previous;
 std::once_flag g_install_once;
 int g_install_errno = 0;

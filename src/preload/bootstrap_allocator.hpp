@@ -11,7 +11,7 @@
 namespace tensortier::preload::bootstrap {
 
 inline constexpr std::size_t kArenaBytes = std::size_t{1} << 20;
-extern unsigned char g_arena[kArenaBytes];
+extern unsigned char g_arena[kArenaBytes] __attribute__((visibility("hidden")));
 
 // Zeroed memory of `bytes` aligned to `alignment` (a power of two, at most
 // 4 KiB; larger is clamped); nullptr when the arena is exhausted.

@@ -12,12 +12,9 @@ namespace tensortier::preload {
 
 __thread int t_inside_depth = 0;
 
-struct ContextStorage {
-  static constinit Context instance;
-};
-constinit Context ContextStorage::instance;
-
-Context& Context::get() noexcept { return ContextStorage::instance; }
+// Constant-initialized: the first malloc (from ld.so, before any constructor)
+// finds a usable context.
+constinit Context Context::instance_;
 
 void Context::report(const std::string& message) noexcept {
   // write(2), not stdio: this may run inside malloc, under a stdio lock.

@@ -20,7 +20,7 @@ namespace tensortier::preload {
 
 class Context {
  public:
-  static Context& get() noexcept;
+  static Context& get() noexcept { return instance_; }
 
   // Reads the TENSORTIER_* variables once (the library constructor; or the
   // first large allocation when it comes before the constructor). Reports
@@ -45,8 +45,10 @@ class Context {
   // Whether ptr lies in the allocator's virtual range: the pointer came from
   // the tiers. Two loads and a compare: free() of a small block pays this.
   bool manages(const void* ptr) const noexcept {
+    // bytes first (acquire, a plain load on x86): when it is set, so is begin.
+    const std::uintptr_t bytes = range_bytes_.load(std::memory_order_acquire);
     return reinterpret_cast<std::uintptr_t>(ptr) - range_begin_.load(std::memory_order_relaxed) <
-           range_bytes_.load(std::memory_order_relaxed);
+           bytes;
   }
   // Learns the virtual range from a managed pointer (before it is handed out).
   void note_managed(const void* ptr) noexcept {
@@ -69,8 +71,8 @@ class Context {
   int state() const noexcept { return state_.load(std::memory_order_acquire); }
 
  private:
-  friend struct ContextStorage;
   constexpr Context() = default;
+  static Context instance_;  // constinit: see context.cpp
   Allocator* create() noexcept;
   void learn_range(const void* inside) noexcept;
 

@@ -37,12 +37,23 @@ std::size_t page_bytes() {
   return page;
 }
 
+// The large-request halves stay out of line, so the small paths compile to
+// a compare and a tail jump.
+__attribute__((noinline)) void* malloc_large(size_t bytes) noexcept {
+  if (Attempt a = pl::tiers_allocate(bytes, 16, false); a.served) return a.ptr;
+  return pl::system_malloc(bytes);
+}
+
+__attribute__((noinline)) void* calloc_large(size_t count, size_t bytes, size_t total) noexcept {
+  if (Attempt a = pl::tiers_allocate(total, 16, true); a.served) return a.ptr;
+  return pl::system_calloc(count, bytes);
+}
+
 }  // namespace
 
 TT_EXPORT void* malloc(size_t bytes) noexcept {
   if (TT_LIKELY(small(bytes))) return pl::system_malloc(bytes);
-  if (Attempt a = pl::tiers_allocate(bytes, 16, false); a.served) return a.ptr;
-  return pl::system_malloc(bytes);
+  return malloc_large(bytes);
 }
 
 TT_EXPORT void free(void* ptr) noexcept {
@@ -54,8 +65,7 @@ TT_EXPORT void* calloc(size_t count, size_t bytes) noexcept {
   size_t total;
   if (__builtin_mul_overflow(count, bytes, &total) || TT_LIKELY(small(total)))
     return pl::system_calloc(count, bytes);  // the system reports the overflow
-  if (Attempt a = pl::tiers_allocate(total, 16, true); a.served) return a.ptr;
-  return pl::system_calloc(count, bytes);
+  return calloc_large(count, bytes, total);
 }
 
 TT_EXPORT void* realloc(void* ptr, size_t bytes) noexcept {
@@ -108,15 +118,20 @@ TT_EXPORT void* valloc(size_t bytes) noexcept {
   return pl::system_valloc(bytes);
 }
 
+// glibc 2.36's own pvalloc rounds with -(pagesize - 1) and gives pvalloc(0)
+// a 1-byte block; this one rounds up to whole pages as documented.
 TT_EXPORT void* pvalloc(size_t bytes) noexcept {
   const size_t page = page_bytes();
   size_t rounded;
-  if (__builtin_add_overflow(bytes, page - 1, &rounded)) return pl::system_pvalloc(bytes);
+  if (__builtin_add_overflow(bytes, page - 1, &rounded)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
   rounded = rounded / page * page;
   if (rounded == 0) rounded = page;
-  if (TT_LIKELY(small(rounded))) return pl::system_pvalloc(bytes);
-  if (Attempt a = pl::tiers_allocate(rounded, page, false); a.served) return a.ptr;
-  return pl::system_pvalloc(bytes);
+  if (!TT_LIKELY(small(rounded)))
+    if (Attempt a = pl::tiers_allocate(rounded, page, false); a.served) return a.ptr;
+  return pl::system_memalign(page, rounded);
 }
 
 TT_EXPORT size_t malloc_usable_size(void* ptr) noexcept {

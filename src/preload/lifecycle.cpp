@@ -18,7 +18,7 @@ __attribute__((constructor)) void on_load() {
   register_fork_handlers();
 }
 
-__attribute__((destructor)) void on_exit() { Context::get().write_stats_at_exit(); }
+__attribute__((destructor)) void on_unload() { Context::get().write_stats_at_exit(); }
 
 }  // namespace
 }  // namespace tensortier::preload

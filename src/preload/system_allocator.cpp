@@ -7,16 +7,24 @@
 #include <cstdint>
 #include <cstring>
 
-#include "preload/bootstrap_allocator.hpp"
-
 namespace tensortier::preload {
-
-SystemFunctions g_system;
-std::atomic<bool> g_system_ready{false};
-
 namespace {
 
-std::atomic<int> g_lookup_state{0};  // 0 not started, 1 running, 2 done, 3 failed
+void* boot_malloc(std::size_t bytes) noexcept;
+void* boot_calloc(std::size_t count, std::size_t bytes) noexcept;
+void* boot_realloc(void* ptr, std::size_t bytes) noexcept;
+void boot_free(void* ptr) noexcept;
+
+struct ColdFunctions {
+  int (*posix_memalign)(void**, std::size_t, std::size_t) = nullptr;
+  void* (*aligned_alloc)(std::size_t, std::size_t) = nullptr;
+  void* (*memalign)(std::size_t, std::size_t) = nullptr;
+  void* (*valloc)(std::size_t) = nullptr;
+  std::size_t (*malloc_usable_size)(void*) = nullptr;
+};
+ColdFunctions g_cold;  // published by g_lookup_state == kDone
+constexpr int kNotStarted = 0, kRunning = 1, kDone = 2, kFailed = 3;
+std::atomic<int> g_lookup_state{kNotStarted};
 
 template <typename F>
 bool lookup(F& slot, const char* name) {
@@ -24,51 +32,19 @@ bool lookup(F& slot, const char* name) {
   return slot != nullptr;
 }
 
-void write_line(const char* text) {
-  const ssize_t ignored = write(STDERR_FILENO, text, std::strlen(text));
-  (void)ignored;
-}
-
 std::size_t page_bytes() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
 
-}  // namespace
+bool resolved() { return g_lookup_state.load(std::memory_order_acquire) == kDone; }
 
-const SystemFunctions* resolve_system_functions() noexcept {
-  int expected = 0;
-  if (!g_lookup_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel))
-    return g_lookup_state.load(std::memory_order_acquire) == 2 ? &g_system : nullptr;
-  // Allocations dlsym makes meanwhile are served by the bootstrap arena.
-  SystemFunctions found;
-  bool ok = lookup(found.malloc, "malloc") && lookup(found.calloc, "calloc") &&
-            lookup(found.realloc, "realloc") && lookup(found.free, "free") &&
-            lookup(found.posix_memalign, "posix_memalign") &&
-            lookup(found.malloc_usable_size, "malloc_usable_size");
-  // Optional in other C libraries; emulated with posix_memalign when absent.
-  lookup(found.aligned_alloc, "aligned_alloc");
-  lookup(found.memalign, "memalign");
-  lookup(found.valloc, "valloc");
-  lookup(found.pvalloc, "pvalloc");
-  if (!ok) {
-    write_line("tensortier: cannot find the system malloc (dlsym RTLD_NEXT); "
-               "allocations are served from a 1 MiB bootstrap arena\n");
-    g_lookup_state.store(3, std::memory_order_release);
-    return nullptr;
-  }
-  g_system = found;
-  g_system_ready.store(true, std::memory_order_release);
-  g_lookup_state.store(2, std::memory_order_release);
-  return &g_system;
-}
-
-void* system_malloc(std::size_t bytes) noexcept {
-  if (const SystemFunctions* s = system_functions()) return s->malloc(bytes);
+void* boot_malloc(std::size_t bytes) noexcept {
+  if (resolve_system_functions()) return system_malloc(bytes);
   void* p = bootstrap::allocate(bytes == 0 ? 1 : bytes, 16);
   if (p == nullptr) errno = ENOMEM;
   return p;
 }
 
-void* system_calloc(std::size_t count, std::size_t bytes) noexcept {
-  if (const SystemFunctions* s = system_functions()) return s->calloc(count, bytes);
+void* boot_calloc(std::size_t count, std::size_t bytes) noexcept {
+  if (resolve_system_functions()) return system_calloc(count, bytes);
   std::size_t total;
   if (__builtin_mul_overflow(count, bytes, &total)) {
     errno = ENOMEM;
@@ -79,8 +55,8 @@ void* system_calloc(std::size_t count, std::size_t bytes) noexcept {
   return p;
 }
 
-void* system_realloc(void* ptr, std::size_t bytes) noexcept {
-  if (const SystemFunctions* s = system_functions()) return s->realloc(ptr, bytes);
+void* boot_realloc(void* ptr, std::size_t bytes) noexcept {
+  if (resolve_system_functions()) return system_realloc(ptr, bytes);
   void* p = bootstrap::allocate(bytes == 0 ? 1 : bytes, 16);
   if (p == nullptr) {
     errno = ENOMEM;
@@ -94,13 +70,53 @@ void* system_realloc(void* ptr, std::size_t bytes) noexcept {
   return p;
 }
 
-void system_free(void* ptr) noexcept {
-  if (ptr == nullptr || bootstrap::owns(ptr)) return;
-  if (const SystemFunctions* s = system_functions()) s->free(ptr);
+void boot_free(void* ptr) noexcept {
+  // Before the lookup only bootstrap pointers (and NULL) can exist.
+  if (resolve_system_functions()) system_free(ptr);
+}
+
+}  // namespace
+
+HotFunctions g_hot{{&boot_malloc}, {&boot_calloc}, {&boot_realloc}, {&boot_free}};
+
+bool resolve_system_functions() noexcept {
+  int expected = kNotStarted;
+  if (!g_lookup_state.compare_exchange_strong(expected, kRunning, std::memory_order_acq_rel))
+    return expected == kDone;
+  // Allocations dlsym makes meanwhile are served by the bootstrap arena.
+  void* (*found_malloc)(std::size_t) noexcept = nullptr;
+  void* (*found_calloc)(std::size_t, std::size_t) noexcept = nullptr;
+  void* (*found_realloc)(void*, std::size_t) noexcept = nullptr;
+  void (*found_free)(void*) noexcept = nullptr;
+  ColdFunctions cold;
+  const bool ok = lookup(found_malloc, "malloc") && lookup(found_calloc, "calloc") &&
+                  lookup(found_realloc, "realloc") && lookup(found_free, "free") &&
+                  lookup(cold.posix_memalign, "posix_memalign") &&
+                  lookup(cold.malloc_usable_size, "malloc_usable_size");
+  // Optional in other C libraries; emulated with posix_memalign when absent.
+  lookup(cold.aligned_alloc, "aligned_alloc");
+  lookup(cold.memalign, "memalign");
+  lookup(cold.valloc, "valloc");
+  if (!ok) {
+    const char* text =
+        "tensortier: cannot find the system malloc (dlsym RTLD_NEXT); allocations are served "
+        "from a 1 MiB bootstrap arena\n";
+    const ssize_t ignored = write(STDERR_FILENO, text, std::strlen(text));
+    (void)ignored;
+    g_lookup_state.store(kFailed, std::memory_order_release);
+    return false;
+  }
+  g_cold = cold;
+  g_lookup_state.store(kDone, std::memory_order_release);
+  g_hot.malloc.store(found_malloc, std::memory_order_relaxed);
+  g_hot.calloc.store(found_calloc, std::memory_order_relaxed);
+  g_hot.realloc.store(found_realloc, std::memory_order_relaxed);
+  g_hot.free.store(found_free, std::memory_order_relaxed);
+  return true;
 }
 
 int system_posix_memalign(void** out, std::size_t alignment, std::size_t bytes) noexcept {
-  if (const SystemFunctions* s = system_functions()) return s->posix_memalign(out, alignment, bytes);
+  if (resolved() || resolve_system_functions()) return g_cold.posix_memalign(out, alignment, bytes);
   void* p = bootstrap::allocate(bytes == 0 ? 1 : bytes, alignment);
   if (p == nullptr) return ENOMEM;
   *out = p;
@@ -129,40 +145,24 @@ void* aligned_fallback(std::size_t alignment, std::size_t bytes) noexcept {
 }  // namespace
 
 void* system_aligned_alloc(std::size_t alignment, std::size_t bytes) noexcept {
-  const SystemFunctions* s = system_functions();
-  if (s != nullptr && s->aligned_alloc != nullptr) return s->aligned_alloc(alignment, bytes);
+  if (resolved() && g_cold.aligned_alloc != nullptr) return g_cold.aligned_alloc(alignment, bytes);
   return aligned_fallback(alignment, bytes);
 }
 
 void* system_memalign(std::size_t alignment, std::size_t bytes) noexcept {
-  const SystemFunctions* s = system_functions();
-  if (s != nullptr && s->memalign != nullptr) return s->memalign(alignment, bytes);
+  if (resolved() && g_cold.memalign != nullptr) return g_cold.memalign(alignment, bytes);
   return aligned_fallback(alignment, bytes);
 }
 
 void* system_valloc(std::size_t bytes) noexcept {
-  const SystemFunctions* s = system_functions();
-  if (s != nullptr && s->valloc != nullptr) return s->valloc(bytes);
+  if (resolved() && g_cold.valloc != nullptr) return g_cold.valloc(bytes);
   return aligned_fallback(page_bytes(), bytes);
-}
-
-void* system_pvalloc(std::size_t bytes) noexcept {
-  const SystemFunctions* s = system_functions();
-  if (s != nullptr && s->pvalloc != nullptr) return s->pvalloc(bytes);
-  const std::size_t page = page_bytes();
-  std::size_t rounded;
-  if (__builtin_add_overflow(bytes, page - 1, &rounded)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  rounded = rounded / page * page;
-  return aligned_fallback(page, rounded == 0 ? page : rounded);
 }
 
 std::size_t system_usable_size(void* ptr) noexcept {
   if (ptr == nullptr) return 0;
   if (bootstrap::owns(ptr)) return bootstrap::usable_size(ptr);
-  if (const SystemFunctions* s = system_functions()) return s->malloc_usable_size(ptr);
+  if (resolved() || resolve_system_functions()) return g_cold.malloc_usable_size(ptr);
   return 0;
 }
 

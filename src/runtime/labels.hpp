@@ -28,12 +28,14 @@ class Labels {
             "labels " + dims_text(d) + " do not match logits " + dims_text(logits) +
                 " (expected N x D x H x W or N x 1 x D x H x W)");
     voxels_ = labels.elems();
-    for (std::int64_t v = 0; v < voxels_; ++v) {
+    std::int64_t bad = -1;
+    for (std::int64_t v = 0; v < voxels_ && bad < 0; ++v) {
       const std::int32_t l = (*this)[v];
-      require(l >= 0 && l < logits[1], op,
-              "label " + std::to_string(l) + " at voxel " + std::to_string(v) + " is outside [0, " +
-                  std::to_string(logits[1]) + ")");
+      if (l < 0 || l >= logits[1]) bad = v;
     }
+    require(bad < 0, op,
+            "label " + std::to_string(bad < 0 ? 0 : (*this)[bad]) + " at voxel " +
+                std::to_string(bad) + " is outside [0, " + std::to_string(logits[1]) + ")");
   }
 
   std::int32_t operator[](std::int64_t v) const noexcept {

@@ -134,6 +134,10 @@ Tensor Tensor::clone(Allocator& allocator) const {
 void Tensor::fill(float value) {
   float* p = f32();
   const std::size_t n = bytes() / sizeof(float);
+  // A padded blocked layout must keep zeros in its padding.
+  if (static_cast<std::int64_t>(n) != elems())
+    throw std::logic_error("tensor: fill() on padded layout " + describe(desc_) +
+                           "; fill a plain tensor and reorder it");
   std::fill(p, p + n, value);
 }
 

@@ -218,6 +218,25 @@ TEST_F(RuntimeTest, DiceLossVsReference) {
   }
 }
 
+TEST_F(RuntimeTest, SoftmaxChannelsVsReference) {
+  const RefTensor logits = random_ref({2, 3, 4, 5, 6}, 85, -4.0, 4.0);
+  const Tensor p = softmax_channels(ctx, to_tensor(logits));
+  EXPECT_TRUE(p.is_channels_last());
+  expect_close(ref::softmax_channels(logits), ref_of(ctx, p), kLossAtol, kLossRtol, "softmax");
+}
+
+TEST_F(RuntimeTest, AddAndAddToVsReference) {
+  const RefTensor a = random_ref({2, 3, 4, 5, 6}, 86), b = random_ref({2, 3, 4, 5, 6}, 87);
+  RefTensor sum(a.dims);
+  for (std::size_t i = 0; i < a.size(); ++i) sum.v[i] = static_cast<float>(a.v[i] + b.v[i]);
+  const Tensor at = ctx.to_activation(to_tensor(a));
+  const Tensor c = add(ctx, at, to_tensor(b));  // b plain: reordered to a's layout
+  EXPECT_TRUE(c.same_layout(at));
+  expect_close(sum, ref_of(ctx, c), kExactAtol, kExactRtol, "add");
+  add_to(ctx, at, to_tensor(b));
+  expect_close(sum, ref_of(ctx, at), kExactAtol, kExactRtol, "add_to");
+}
+
 TEST_F(RuntimeTest, LossesRejectBadLabels) {
   const Dims dims = {1, 3, 2, 2, 2};
   std::vector<int> labels(8, 1);

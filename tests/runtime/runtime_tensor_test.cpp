@@ -47,6 +47,26 @@ TEST_F(RuntimeTest, ChannelsLastLayoutAndRoundTrip) {
   EXPECT_EQ(target.to_vector(ctx), flat);
 }
 
+TEST_F(RuntimeTest, ViewFillAndClone) {
+  Tensor t = Tensor::empty(alloc, {2, 3, 4});
+  t.fill(1.5f);
+  const Tensor flat = t.view(Tensor::plain({24}));
+  EXPECT_EQ(flat.data(), t.data());
+  EXPECT_EQ(flat.f32()[23], 1.5f);
+  EXPECT_THROW(t.view(Tensor::plain({25})), std::invalid_argument);
+  const Tensor copy = t.clone(alloc);
+  EXPECT_NE(copy.data(), t.data());
+  EXPECT_EQ(copy.f32()[5], 1.5f);
+  t.zero();
+  EXPECT_EQ(t.f32()[5], 0.f);
+  EXPECT_EQ(copy.f32()[5], 1.5f);
+  // Blocked weights with padding (3 output channels padded to 8) refuse fill().
+  Tensor blocked = Tensor::zeros(alloc, MemoryDesc({3, 3, 3, 3, 3}, DataType::f32, Tag::ABcde8a8b));
+  EXPECT_GT(blocked.bytes(), 3u * 3 * 27 * sizeof(float));
+  EXPECT_THROW(blocked.fill(1.f), std::logic_error);
+  EXPECT_THROW(Tensor::empty(alloc, {4}, DataType::u8).f32(), std::logic_error);
+}
+
 TEST_F(RuntimeTest, PrimitivesAreBuiltOncePerShape) {
   const Tensor x = to_tensor(random_ref({1, 4, 8, 8, 8}, 2));
   const Tensor w = to_tensor(random_ref({8, 4, 3, 3, 3}, 3));

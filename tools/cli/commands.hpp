@@ -12,6 +12,10 @@
 #include "tensortier/tiers.hpp"
 #include "tensortier/topology.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace tensortier::cli {
 
 struct TopoOptions {
@@ -25,8 +29,23 @@ struct DemoOptions {
   std::string json_path;                          // --json FILE ("-" for stdout)
 };
 
+// `tensortier train` (cmd_train.cpp; defaults in add_train_command's help).
+struct TrainCommand {
+  std::string size = "64";
+  int batch = 1, levels = 4, base_filters = 16, classes = 4, steps = 50;
+  std::string activation = "relu", norm = "batch", optimizer = "sgd", loss = "ce+dice";
+  std::string lr_schedule = "constant";
+  float lr = 0, momentum = 0.9f, weight_decay = 0;  // lr 0: the optimizer's default
+  std::uint64_t train_cases = 0, seed = 0;
+  int eval_cases = 4, eval_every = 0, threads = 0;
+  std::string dram_limit, json_path, schedule_path;
+  bool profile = false;
+};
+
 int run_topo(const Config& config, const TopoOptions& options);
 int run_demo(Config config, const DemoOptions& options);
+CLI::App* add_train_command(CLI::App& app, TrainCommand& command);
+int run_train(const Config& config, const TrainCommand& command);
 
 // Shared by the subcommands: JSON and table renderings of tiers and targets.
 nlohmann::json target_json(const MemoryTarget& target);

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator(size_option(demo_dram_limit), "SIZE"));
   demo_cmd->add_option("--json", demo.json_path, "Write a JSON report to FILE (- for stdout)");
 
+  cli::TrainCommand train;
+  auto* train_cmd = cli::add_train_command(app, train);
+
   CLI11_PARSE(app, argc, argv);
 
   auto config = config_from_env(process_env());
@@ -52,5 +55,6 @@ int main(int argc, char** argv) {
     if (limit_opt->count() > 0) demo.dram_limit_bytes = demo_dram_limit;
     return cli::run_demo(*config, demo);
   }
+  if (*train_cmd) return cli::run_train(*config, train);
   return 2;
 }

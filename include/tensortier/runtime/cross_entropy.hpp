@@ -11,7 +11,7 @@
 namespace tensortier::runtime {
 
 struct CrossEntropySaved {
-  Tensor log_probs;  // ndhwc
+  Tensor probs;  // softmax(logits), ndhwc
   Tensor labels;
 };
 

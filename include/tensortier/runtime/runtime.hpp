@@ -10,6 +10,7 @@
 #include "tensortier/runtime/conv_transpose3d.hpp"
 #include "tensortier/runtime/cross_entropy.hpp"
 #include "tensortier/runtime/dice_loss.hpp"
+#include "tensortier/runtime/elementwise.hpp"
 #include "tensortier/runtime/max_pool3d.hpp"
 #include "tensortier/runtime/optimizers.hpp"
 #include "tensortier/runtime/primitive_cache.hpp"

@@ -1,8 +1,7 @@
-// Softmax over the channel axis (oneDNN softmax / logsoftmax): logits
-// (N, C, D, H, W), any layout -> probabilities (or log-probabilities) in
-// ndhwc, so the C values of each voxel are contiguous for the loss loops.
-// Forward only: the losses (cross_entropy.hpp, dice_loss.hpp) give the
-// gradient with respect to the logits directly.
+// Softmax over the channel axis through oneDNN (inference: class
+// probabilities of the segmentation head): logits (N, C, D, H, W), any
+// layout -> probabilities in ndhwc. The losses (cross_entropy.hpp,
+// dice_loss.hpp) compute their own softmax in the same pass as the loss.
 #pragma once
 
 #include "tensortier/runtime/context.hpp"
@@ -11,6 +10,5 @@
 namespace tensortier::runtime {
 
 Tensor softmax_channels(Context& ctx, const Tensor& logits);
-Tensor log_softmax_channels(Context& ctx, const Tensor& logits);
 
 }  // namespace tensortier::runtime

@@ -99,8 +99,8 @@ class Tensor {
   void copy_from(Context& ctx, std::span<const float> values);
   Tensor clone(Allocator& allocator) const;
 
-  // Elementwise on the stored bytes (layout padding included, which stays
-  // consistent because padding of a zero/filled tensor is filled too).
+  // Every element to `value` (f32 layouts without padding; throws
+  // std::logic_error on a padded blocked layout), or every stored byte to 0.
   void fill(float value);
   void zero();
 

@@ -72,7 +72,8 @@ RefTensor concat_channels(std::span<const RefTensor> srcs);
 std::vector<RefTensor> split_channels(const RefTensor& diff_dst,
                                       std::span<const std::int64_t> channels);
 
-// ---- losses (labels: one class per voxel, NDHW order) ------------------------
+// ---- softmax over channels, and losses (labels: one class per voxel, NDHW) ---
+RefTensor softmax_channels(const RefTensor& logits);
 double cross_entropy(const RefTensor& logits, std::span<const int> labels);
 RefTensor cross_entropy_backward(const RefTensor& logits, std::span<const int> labels);
 double dice_loss(const RefTensor& logits, std::span<const int> labels, double smooth,

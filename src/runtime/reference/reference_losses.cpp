@@ -5,10 +5,8 @@
 
 namespace tensortier::runtime::reference {
 
-namespace {
-
 // Softmax over channels, NCDHW.
-RefTensor softmax(const RefTensor& logits) {
+RefTensor softmax_channels(const RefTensor& logits) {
   const Dims& d = logits.dims;
   const std::int64_t voxels = d[2] * d[3] * d[4];
   RefTensor p(d);
@@ -23,6 +21,10 @@ RefTensor softmax(const RefTensor& logits) {
     }
   return p;
 }
+
+namespace {
+
+RefTensor softmax(const RefTensor& logits) { return softmax_channels(logits); }
 
 std::size_t index(const Dims& d, std::int64_t n, std::int64_t c, std::int64_t v) {
   return static_cast<std::size_t>((n * d[1] + c) * d[2] * d[3] * d[4] + v);

@@ -1,0 +1,94 @@
+// Runs a Graph on the runtime ops: the forward ops, then the backward and
+// update ops, in schedule order. Each tensor is allocated (by the op that
+// defines it, from the context's allocator) and released right after its
+// last use in the schedule, and the state a forward op keeps for its backward
+// op (the ops' ...Saved structs) is dropped once that backward op has run —
+// so what the allocator holds at any point is what Graph::memory_profile()
+// predicts, plus the ops' short-lived internals (scratchpad, weight reorders).
+//
+//   Executor exec(graph, ctx, {.sgd = {.lr = 0.01f}});
+//   exec.bind(weight_id, weight_tensor);     // persistent tensors, once
+//   exec.bind(image_id, image); exec.bind(labels_id, labels);   // every step
+//   StepLoss l = exec.train_step();
+//   Tensor logits = exec.infer(logits_id);   // inference primitives, BN running stats
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "runtime/graph/graph.hpp"
+#include "tensortier/runtime/runtime.hpp"
+
+namespace tensortier::runtime::graph {
+
+struct ExecutorOptions {
+  SgdOptions sgd;    // for sgd_update ops
+  AdamOptions adam;  // for adam_update ops
+};
+
+struct StepLoss {
+  double loss = 0;  // ce_weight * ce + dice_weight * dice
+  double ce = 0;
+  double dice = 0;  // soft Dice loss
+};
+
+class Executor {
+ public:
+  Executor(Graph& graph, Context& ctx, ExecutorOptions options = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Gives a tensor its storage: persistent tensors (weights, running
+  // statistics) once, inputs and labels before every run. Checks dims.
+  void bind(TensorId id, Tensor value);
+  // The current value of a tensor (undefined when not live).
+  const Tensor& value(TensorId id) const { return values_.at(static_cast<std::size_t>(id)); }
+
+  // Called with a tensor's value right after the op defining it ran (e.g. the
+  // logits, for the training Dice), in training and inference runs.
+  void observe(TensorId id, std::function<void(const Tensor&)> callback);
+
+  // Called after each op of a run, once the tensors whose last use it was
+  // have been released (tests compare the live set with the schedule).
+  void after_each_op(std::function<void(const OpNode&)> callback) { after_op_ = std::move(callback); }
+
+  // Forward, backward and updates; returns the loss of the forward pass.
+  // The first run records the allocated bytes of every tensor in the graph.
+  StepLoss train_step();
+  // The forward ops up to (not including) the loss, with inference
+  // primitives (batch norm on running statistics); returns `output`.
+  Tensor infer(TensorId output);
+
+  // Learning rate of every update op from now on (a schedule's step).
+  void set_learning_rate(float lr);
+
+  // Wall time of each op in the last run (seconds, by OpId; 0 when not run).
+  const std::vector<double>& op_seconds() const noexcept { return seconds_; }
+  Graph& graph() noexcept { return graph_; }
+
+ private:
+  struct OpState;
+  void run(const OpNode& op, bool training);
+  void run_forward(const OpNode& op, bool training);
+  void run_backward(const OpNode& op);
+  void run_update(const OpNode& op);
+  const Tensor& in(TensorId id) const;
+  void set(TensorId id, Tensor value);
+
+  Graph& graph_;
+  Context& ctx_;
+  ExecutorOptions options_;
+  std::vector<Tensor> values_;                        // by TensorId
+  std::vector<std::unique_ptr<OpState>> state_;       // by OpId: saved state, optimizers
+  std::vector<std::vector<TensorId>> release_train_;  // by OpId: last uses in a training step
+  std::vector<std::vector<TensorId>> release_infer_;  // ... in an inference pass
+  std::vector<std::function<void(const Tensor&)>> observers_;
+  std::function<void(const OpNode&)> after_op_;
+  std::vector<double> seconds_;
+  StepLoss loss_;
+  bool measured_ = false;
+};
+
+}  // namespace tensortier::runtime::graph
