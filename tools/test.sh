@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds and runs the whole test suite through CTest.
+# Installs what is needed, builds and runs the whole test suite through CTest,
+# then the allocator's unit tests again under AddressSanitizer + UBSan
+# (TENSORTIER_SKIP_ASAN=1 skips that second pass).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/tools/install-deps.sh"
 "$ROOT/tools/build.sh"
-cd "${BUILD_DIR:-$ROOT/build}"
-ctest --output-on-failure -j "$(nproc)" --timeout 600
+(cd "${BUILD_DIR:-$ROOT/build}" && ctest --output-on-failure -j "$(nproc)" --timeout 900)
+
+if [ "${TENSORTIER_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== unit tests under ASan/UBSan"
+  # The binaries labelled "asan" in tests/CMakeLists.txt (TT_ASAN_SUITE, c_api).
+  ASAN_TESTS="test_config test_tiers test_backends test_backend_stubs test_allocator test_pmr test_c_api"
+  BUILD_DIR="$ROOT/build-asan" BUILD_TARGETS="$ASAN_TESTS" \
+    "$ROOT/tools/build.sh" -DTENSORTIER_ENABLE_ASAN=ON -DTENSORTIER_BUILD_BENCH=OFF
+  # The write barrier needs its SIGSEGV handler: ASan must let it install one.
+  export ASAN_OPTIONS=handle_segv=1:allow_user_segv_handler=1:detect_leaks=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  (cd "$ROOT/build-asan" && ctest --output-on-failure -j "$(nproc)" --timeout 900 -L asan)
+fi
