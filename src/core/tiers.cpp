@@ -172,8 +172,9 @@ Result<std::vector<Tier>> open_tiers(std::vector<TierPlan> plans) {
         break;
       case TierKind::pmem_file:
       case TierKind::pmem_devdax:
-        backend = open_pmem_file_backend(plan.pmem,
-                                         plan.pmem.scheme == PmemSpec::Scheme::temp_file);
+        // tensortier uses PMem as volatile capacity: its file is unlinked right
+        // after creation, so nothing is left behind, whatever ends the process.
+        backend = open_pmem_file_backend(plan.pmem, /*remove_at_exit=*/true);
         context = "TENSORTIER_PMEM='" + pmem_spec_text(plan.pmem) + "'";
         break;
     }
