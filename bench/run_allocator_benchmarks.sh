@@ -9,7 +9,8 @@
 # usage: bench/run_allocator_benchmarks.sh [BUILD_DIR [OUT_DIR]] [-- extra benchmark flags]
 #   BUILD_DIR defaults to build-bench next to this repository's CMakeLists.txt;
 #   OUT_DIR (JSON, console logs, table.txt) defaults to BUILD_DIR/bench-results.
-#   TT_BENCH_ONLY="alloc migration" runs a subset; TT_BENCH_REPS overrides 5.
+#   TT_BENCH_ONLY="alloc migration" runs a subset; TT_BENCH_REPS overrides 5;
+#   TT_BENCH_REPORT_ONLY=1 runs nothing and prints the table from OUT_DIR's JSON.
 #   The PMem tier is an emulated file in $TMPDIR (or /tmp).
 set -euo pipefail
 
@@ -24,34 +25,38 @@ reps="${TT_BENCH_REPS:-5}"
 only="${TT_BENCH_ONLY:-alloc migration training_trace}"
 
 mkdir -p "$out"
-repo="$(cd "$here/.." && pwd)"
-{
-  echo "source: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "($(git -C "$repo" status --porcelain -- src include 2>/dev/null | wc -l) changed paths in src/ include/)"
-  echo "binaries built $(date -r "$build/bench/bench_alloc" '+%F %T' 2>/dev/null || echo '?')" \
-    "(the source line above is the tree now, not necessarily what was built)"
-  echo "kernel $(uname -r), $(nproc) CPUs, THP $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
-  echo "PMem file directory: ${TMPDIR:-/tmp}"
-} | tee "$out/meta.txt"
-for name in $only; do
-  bin="$build/bench/bench_$name"
-  if [[ ! -x $bin ]]; then
-    echo "missing $bin: build it with make -C $build bench_$name" >&2
-    exit 1
-  fi
-done
-
-for name in $only; do
-  echo "== bench_$name  ($(date +%T), load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-  "$build/bench/bench_$name" --benchmark_repetitions="$reps" \
-    --benchmark_report_aggregates_only=true \
-    --benchmark_out="$out/$name.json" --benchmark_out_format=json "$@" >"$out/$name.log" 2>&1 || {
-    echo "bench_$name failed; see $out/$name.log" >&2
-    tail -20 "$out/$name.log" >&2
-    exit 1
-  }
-done
-echo "== done ($(date +%T), load average: $(cut -d' ' -f1-3 /proc/loadavg)); JSON in $out"
+report_only="${TT_BENCH_REPORT_ONLY:-0}"
+if [[ $report_only != 1 ]]; then
+  for name in $only; do
+    if [[ ! -x $build/bench/bench_$name ]]; then
+      echo "missing $build/bench/bench_$name: build it with make -C $build bench_$name" >&2
+      exit 1
+    fi
+  done
+  repo="$(cd "$here/.." && pwd)"
+  {
+    echo "source tree now: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+      "+ $(git -C "$repo" status --porcelain -- src include 2>/dev/null | wc -l) changed paths" \
+      "in src/ include/; binaries built $(date -r "$build/bench/bench_alloc" '+%F %T')"
+    echo "kernel $(uname -r), $(nproc) CPUs, THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+    echo "PMem file directory: ${TMPDIR:-/tmp}"
+  } >"$out/meta.txt"
+  for name in $only; do
+    echo "bench_$name: start $(date +%T), load average $(cut -d' ' -f1-3 /proc/loadavg)" |
+      tee -a "$out/meta.txt"
+    "$build/bench/bench_$name" --benchmark_repetitions="$reps" \
+      --benchmark_report_aggregates_only=true \
+      --benchmark_out="$out/$name.json" --benchmark_out_format=json "$@" >"$out/$name.log" 2>&1 || {
+      echo "bench_$name failed; see $out/$name.log" >&2
+      tail -20 "$out/$name.log" >&2
+      exit 1
+    }
+  done
+  echo "done $(date +%T), load average $(cut -d' ' -f1-3 /proc/loadavg); JSON in $out" |
+    tee -a "$out/meta.txt"
+fi
+echo
+cat "$out/meta.txt"
 echo
 
 /usr/bin/python3 - "$out" $only <<'PY' | tee "$out/table.txt"
@@ -163,15 +168,21 @@ for name in names:
         print()
     elif name == "training_trace":
         print("training-like trace, 1 GiB in 25 tensors of 16-64 MiB: median ms per iteration")
-        print("(x all-DRAM = the same variant with the whole footprint in DRAM; per-iteration MiB)")
+        print("(x all-DRAM = the same variant with a budget of 1x the footprint; x 4x-bud = vs the")
+        print(" 4x-budget tensortier run; migrated/demoted/promoted/PMem rd/wr in MiB per iteration)")
         glibc = jem = None
         for run_name in list(runs):
             if run_name.startswith("BM_Trace_glibc"):
                 glibc = median(runs[run_name], "real_time")
             if run_name.startswith("BM_Trace_jemalloc"):
                 jem = median(runs[run_name], "real_time")
-        print(f"baselines, all in DRAM: glibc {fmt(glibc, '.0f')} ms, jemalloc {fmt(jem, '.0f')} ms")
-        print(f"{'variant':>25} {'DRAM':>5} {'ms':>7} {'cv%':>4} {'x all-DRAM':>10} {'x glibc':>8}"
+        big = find(runs, "BM_Trace/dram4x", 0)
+        big_ms = median(big, "real_time")
+        print(f"baselines, all in DRAM: glibc {fmt(glibc, '.0f')} ms, jemalloc {fmt(jem, '.0f')} ms,"
+              f" tensortier with a 4x budget (its free-block cache holds the whole iteration)"
+              f" {fmt(big_ms, '.0f')} ms (cv {fmt(None if cv(big) is None else 100 * cv(big), '.0f')}%)")
+        print(f"{'variant':>25} {'DRAM':>5} {'ms':>7} {'cv%':>4} {'x all-DRAM':>10} {'x 4x-bud':>8}"
+              f" {'x glibc':>8}"
               f" {'migrated':>9} {'demoted':>8} {'promoted':>9} {'PMem rd':>8} {'PMem wr':>8}"
               f" {'touch':>6} {'fwd ms':>7} {'bwd ms':>7}")
         for variant in ["next_use_prefetch", "lru", "lru_touch", "next_use_prefetch_optane",
@@ -191,7 +202,8 @@ for name in names:
                     return None if v is None else v * 1e3
                 print(f"{variant:>25} {'1/' + str(d):>5} {fmt(ms, '.0f'):>7}"
                       f" {fmt(None if c is None else 100 * c, '.0f'):>4}"
-                      f" {fmt(ratio(ms, base), '.2f'):>10} {fmt(ratio(ms, glibc), '.2f'):>8}"
+                      f" {fmt(ratio(ms, base), '.2f'):>10} {fmt(ratio(ms, big_ms), '.2f'):>8}"
+                      f" {fmt(ratio(ms, glibc), '.2f'):>8}"
                       f" {fmt(mib('bytes_migrated'), '.0f'):>9} {fmt(mib('bytes_demoted'), '.0f'):>8}"
                       f" {fmt(mib('bytes_promoted'), '.0f'):>9} {fmt(mib('pmem_read_bytes'), '.0f'):>8}"
                       f" {fmt(mib('pmem_write_bytes'), '.0f'):>8}"

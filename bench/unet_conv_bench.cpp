@@ -330,9 +330,13 @@ void register_shape(const ConvShape& s) {
     const std::string name = "conv/" + s.name + "/" + pass + "/" + side;
     g_passes[name] = {s.name, pass, side, flops};
     benchmark::RegisterBenchmark(name.c_str(), [body, flops](benchmark::State& state) {
+      const double cpu0 = process_cpu_seconds();
       body(state);
+      const double cpu = process_cpu_seconds() - cpu0;
       state.counters["GFLOP/s"] =
           benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+      // Process CPU time (all threads) per iteration: less sensitive to other load.
+      state.counters["cpu_ms"] = cpu * 1e3 / static_cast<double>(state.iterations());
     })->UseRealTime()->Unit(benchmark::kMillisecond);
   };
   add("fwd", "runtime", s.flops, [lazy_rt](benchmark::State& st) {
@@ -382,16 +386,21 @@ class Collector : public benchmark::ConsoleReporter {
  public:
   std::map<std::string, std::vector<double>> seconds;  // by benchmark name
   std::map<std::string, double> median_seconds;        // from the "median" aggregate
+  std::map<std::string, std::vector<double>> cpu_ms;   // process CPU time per iteration
+  std::map<std::string, double> median_cpu_ms;
   double peak_gflops = 0, peak_cpu_gflops = 0;
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
       if (r.error_occurred || r.iterations == 0) continue;
       const std::string& name = r.run_name.function_name;
       const double per_iteration = r.real_accumulated_time / static_cast<double>(r.iterations);
+      auto cpu = r.counters.find("cpu_ms");
       if (r.run_type == Run::RT_Iteration) {
         seconds[name].push_back(per_iteration);
+        if (cpu != r.counters.end()) cpu_ms[name].push_back(cpu->second.value);
       } else if (r.aggregate_name == "median") {
         median_seconds[name] = per_iteration;
+        if (cpu != r.counters.end()) median_cpu_ms[name] = cpu->second.value;
       } else {
         continue;
       }
@@ -420,10 +429,11 @@ void print_summary(const Collector& c, const Net& net) {
     std::printf("machine FP32 FMA peak measured now: %.1f GFLOP/s (all threads, wall clock), "
                 "%.1f GFLOP per CPU-second (one core)\n",
                 c.peak_gflops, c.peak_cpu_gflops);
-  std::printf("%-30s %-12s %18s %18s %7s\n", "shape", "pass", "runtime", "oneDNN", "ratio");
+  std::printf("%-30s %-12s %18s %18s %7s %9s\n", "shape", "pass", "runtime", "oneDNN", "ratio",
+              "CPU ratio");
   double worst = 0;
   std::string worst_name;
-  std::map<std::string, std::map<std::string, std::pair<double, double>>> table;
+  std::map<std::string, std::map<std::string, std::pair<double, double>>> table, cpu_table;
   std::map<std::string, double> flops;
   for (const auto& [name, pass] : g_passes) {
     double t = 0;
@@ -436,6 +446,14 @@ void print_summary(const Collector& c, const Net& net) {
     }
     auto& cell = table[pass.shape][pass.pass];
     (pass.side == "runtime" ? cell.first : cell.second) = t;
+    double cpu = 0;
+    if (auto m = c.median_cpu_ms.find(name); m != c.median_cpu_ms.end()) {
+      cpu = m->second;
+    } else if (auto it = c.cpu_ms.find(name); it != c.cpu_ms.end()) {
+      cpu = median(it->second);
+    }
+    auto& cpu_cell = cpu_table[pass.shape][pass.pass];
+    (pass.side == "runtime" ? cpu_cell.first : cpu_cell.second) = cpu;
     flops[pass.shape + "/" + pass.pass] = pass.flops;
   }
   for (const auto& [shape, passes] : table)
@@ -444,7 +462,9 @@ void print_summary(const Collector& c, const Net& net) {
       if (it == passes.end()) continue;
       const auto [rt, dn] = it->second;
       const double f = flops[shape + "/" + p];
-      char rts[32] = "-", dns[32] = "-", ratio[16] = "-";
+      char rts[32] = "-", dns[32] = "-", ratio[16] = "-", cpu_ratio[16] = "-";
+      const auto [rt_cpu, dn_cpu] = cpu_table.at(shape).at(p);
+      if (rt_cpu > 0 && dn_cpu > 0) std::snprintf(cpu_ratio, sizeof cpu_ratio, "%.3f", rt_cpu / dn_cpu);
       if (rt > 0) std::snprintf(rts, sizeof rts, "%8.2f (%5.1f)", rt * 1e3, f / rt / 1e9);
       if (dn > 0) std::snprintf(dns, sizeof dns, "%8.2f (%5.1f)", dn * 1e3, f / dn / 1e9);
       if (rt > 0 && dn > 0) {
@@ -454,7 +474,7 @@ void print_summary(const Collector& c, const Net& net) {
           worst_name = shape + " " + p;
         }
       }
-      std::printf("%-30s %-12s %18s %18s %7s\n", shape.c_str(), p, rts, dns, ratio);
+      std::printf("%-30s %-12s %18s %18s %7s %9s\n", shape.c_str(), p, rts, dns, ratio, cpu_ratio);
     }
   if (worst > 0) std::printf("worst runtime / oneDNN ratio: %.3f (%s)\n", worst, worst_name.c_str());
 }

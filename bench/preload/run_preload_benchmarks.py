@@ -12,7 +12,8 @@
 
 Each repetition runs every variant in turn and every figure is the median of
 --repeats runs, so a noisy machine skews all columns alike; the CPU time of
-all threads per step is shown next to the wall time as a load-resistant view. The footprint is
+all threads per step is shown next to the wall time as a load-resistant view
+(OpenMP runs with OMP_WAIT_POLICY=PASSIVE, so waiting threads burn no CPU). The footprint is
 the managed peak of an all-DRAM run under the library (TENSORTIER_STATS);
 "exit" lists the exit statuses seen (memtier segfaults at exit: 139 / -11);
 "anon RSS peak" is sampled from /proc/self/status every 5 ms for every
@@ -41,6 +42,9 @@ def base_env():
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TENSORTIER_", "MEMKIND_")) and k != "LD_PRELOAD"}
     env["OMP_NUM_THREADS"] = "2"
+    # Idle OpenMP threads sleep instead of spinning: on a shared 2-vCPU
+    # machine spinning workers turn any stall into noise in every column.
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
     return env
 
 

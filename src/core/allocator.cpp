@@ -74,6 +74,8 @@ struct Allocator::Impl {
     bool guarded = false;  // demoted and PROT_NONE: the next touch faults (promote_on_touch)
     std::uint64_t last_use = 0;
     std::uint64_t next_use = kNoNextUse;
+    Clock::time_point demoted_at{};  // end of the last demotion (promote_on_touch thrash guard)
+    double move_seconds = 0;         // how long the last move of this block took
   };
   // A freed DRAM block kept mapped (pages already faulted) for reuse.
   struct CachedBlock {
@@ -376,12 +378,14 @@ struct Allocator::Impl {
       tiers[dst].note_peak();
       migration_seconds += seconds;
       projected_optane_seconds += optane_seconds(bytes, tiers[dst].fast);
+      b.move_seconds = seconds;
       if (tiers[dst].fast) {
         promotions += 1;
         bytes_promoted += bytes;
       } else {
         demotions += 1;
         bytes_demoted += bytes;
+        b.demoted_at = Clock::now();
       }
       record_counter(src);
       record_counter(dst);
@@ -475,7 +479,14 @@ struct Allocator::Impl {
     if (b == nullptr || !b->guarded) return true;  // freed or already resolved: retry
     touch_faults += 1;
     b->last_use = ++tick;
-    if (policy->migrates()) promote_locked(lk, *b);
+    // Touched again moments after its demotion (within 20x the time the move
+    // took): the working set is larger than DRAM, and promoting it would
+    // demote a block in use that is touched right back — a livelock (seen with
+    // PyTorch's elementwise kernels over 3 tensors with room for 2). Such a
+    // block is used in place, below.
+    const bool thrashing = Clock::now() - b->demoted_at <
+                           std::chrono::duration<double>(20 * std::max(b->move_seconds, 1e-4));
+    if (policy->migrates() && !thrashing) promote_locked(lk, *b);
     b = wait_still(lk, start);
     if (b != nullptr && b->guarded) {
       // DRAM cannot make room: let the thread use the PMem pages directly.

@@ -10,8 +10,6 @@
 
 namespace tensortier::preload {
 
-__thread int t_inside_depth = 0;
-
 // Constant-initialized: the first malloc (from ld.so, before any constructor)
 // finds a usable context.
 constinit Context Context::instance_;

@@ -124,7 +124,7 @@ void Trainer::fill_batch(int first_case) {
     if (options_.train_cases > 0) index %= options_.train_cases;
     generate(image_.f32() + image_elems * static_cast<std::size_t>(b),
              labels_.data_as<std::uint8_t>() + voxels * static_cast<std::size_t>(b), options_,
-             data::Split::train, base + index);
+             data::Split::train, (base + index) % data::kCasesPerSplit);
   }
 }
 
