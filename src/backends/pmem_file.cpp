@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <cstring>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -218,6 +219,12 @@ class PmemFileBackend final : public Backend {
     // granularity, 100x slower); we persist the whole range once below.
     // NONTEMPORAL is not forced: measured no gain on page granularity, and on
     // real PMem libpmem2 already switches to non-temporal stores for big copies.
+    if (persist_mode == Persist::no && probe_.granularity == PMEM2_GRANULARITY_PAGE) {
+      // Page cache underneath and nothing to persist: glibc's memcpy measured
+      // 1.6x faster than libpmem2's here (11.5 vs 7.1 GB/s).
+      std::memcpy(to, src, bytes);
+      return Status::ok();
+    }
     probe_.memcpy_fn(to, src, bytes, PMEM2_F_MEM_NOFLUSH);
     return persist_mode == Persist::yes ? persist(to, bytes) : Status::ok();
   }

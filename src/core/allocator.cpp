@@ -296,10 +296,11 @@ struct Allocator::Impl {
     // Readers pass the barrier's PROT_READ. Once the pages are out, a private
     // anonymous range left behind reads as zero-filled pages (mremap(2)) until
     // to.move() maps the copy there: make readers wait at the barrier for that
-    // switch too. (This kernel rejects DONTUNMAP on private anonymous memory
-    // with EINVAL, hiding the window; kernels since 5.7 accept it.)
+    // switch too.
     mprotect(addr, bytes, PROT_NONE);
-    void* out = mremap(addr, bytes, bytes, MREMAP_MAYMOVE | kDontUnmap);
+    // glibc reads new_address from the varargs whenever FIXED or DONTUNMAP is
+    // set: pass it, or the kernel sees a stray register and says EINVAL.
+    void* out = mremap(addr, bytes, bytes, MREMAP_MAYMOVE | kDontUnmap, nullptr);
     if (out == MAP_FAILED) return nullptr;
     mprotect(out, bytes, PROT_READ | PROT_WRITE);  // they carry the barrier's PROT_READ
     return out;
