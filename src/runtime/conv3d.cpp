@@ -52,10 +52,6 @@ Tensor conv3d_forward(Context& ctx, const Tensor& src, const Tensor& weights, co
 Conv3dGrads conv3d_backward(Context& ctx, const Tensor& diff_dst, const Conv3dSaved& saved,
                             bool need_diff_src) {
   const detail::ConvGeometry g = geometry(saved.src, saved.weights, saved.has_bias, saved.options);
-  detail::require_f32(diff_dst, 5, g.op, "diff_dst");
-  detail::require(diff_dst.dims() == g.dst, g.op,
-                  "diff_dst " + detail::dims_text(diff_dst.dims()) + ", expected " +
-                      detail::dims_text(g.dst));
   detail::ConvGrads r = Runner::backward(ctx, g, diff_dst, saved.src, saved.weights, need_diff_src);
   return {r.diff_src, r.diff_weights, r.diff_bias};
 }

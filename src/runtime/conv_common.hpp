@@ -84,6 +84,9 @@ class ConvRunner {
 
   static ConvGrads backward(Context& ctx, const ConvGeometry& g, const Tensor& diff_dst,
                             const Tensor& src, const Tensor& weights, bool need_diff_src) {
+    require_f32(diff_dst, 5, g.op, "diff_dst");
+    require(diff_dst.dims() == g.dst, g.op,
+            "diff_dst " + dims_text(diff_dst.dims()) + ", expected " + dims_text(g.dst));
     Plan& p = plan(ctx, g, true);
     const std::string k = key(ctx, g, true);
     ConvGrads grads;
