@@ -10,9 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 if [ "${TENSORTIER_SKIP_ASAN:-0}" != 1 ]; then
   echo "== unit tests under ASan/UBSan"
-  # The binaries labelled "asan" in tests/CMakeLists.txt (TT_ASAN_SUITE, c_api).
-  ASAN_TESTS="test_config test_tiers test_backends test_backend_stubs test_allocator test_pmr test_c_api"
-  BUILD_DIR="$ROOT/build-asan" BUILD_TARGETS="$ASAN_TESTS" \
+  # tt_asan_suite (tests/CMakeLists.txt): the binaries whose tests carry the "asan" label.
+  BUILD_DIR="$ROOT/build-asan" BUILD_TARGETS=tt_asan_suite \
     "$ROOT/tools/build.sh" -DTENSORTIER_ENABLE_ASAN=ON -DTENSORTIER_BUILD_BENCH=OFF
   # The write barrier needs its SIGSEGV handler: ASan must let it install one.
   export ASAN_OPTIONS=handle_segv=1:allow_user_segv_handler=1:detect_leaks=1

@@ -159,7 +159,7 @@ struct Allocator::Impl {
                   "pointer " + pointer_text(ptr) + " was not allocated by this allocator");
   }
 
-  // Waits until *b is not moving; returns the block again (it may be gone).
+  // The live block starting at addr once it is not moving; nullptr when there is none.
   Block* wait_still(std::unique_lock<std::mutex>& lk, std::uintptr_t addr) {
     for (;;) {
       auto it = blocks.find(addr);
@@ -456,7 +456,6 @@ struct Allocator::Impl {
   // Synchronous demote/promote of the block starting at ptr.
   Status move_now(void* ptr, bool to_fast) {
     std::unique_lock lk(mu);
-    if (find_start(ptr) == nullptr) return not_a_block(ptr);
     Block* b = wait_still(lk, reinterpret_cast<std::uintptr_t>(ptr));
     if (b == nullptr) return not_a_block(ptr);
     if (b->pins > 0)
@@ -596,9 +595,8 @@ struct Allocator::Impl {
 
   Status deallocate(void* ptr) {
     std::unique_lock lk(mu);
-    if (find_start(ptr) == nullptr) return not_a_block(ptr);
     Block* b = wait_still(lk, reinterpret_cast<std::uintptr_t>(ptr));
-    if (b == nullptr) return not_a_block(ptr);  // freed meanwhile by another thread
+    if (b == nullptr) return not_a_block(ptr);  // never ours, or freed (meanwhile) already
     Block block = *b;
     blocks.erase(block.addr);
     TierState& tier = tiers[block.tier];
@@ -741,7 +739,6 @@ Status Allocator::deallocate(void* ptr) { return impl_->deallocate(ptr); }
 
 Status Allocator::pin(void* ptr) {
   std::unique_lock lk(impl_->mu);
-  if (impl_->find_start(ptr) == nullptr) return impl_->not_a_block(ptr);
   Impl::Block* b = impl_->wait_still(lk, reinterpret_cast<std::uintptr_t>(ptr));
   if (b == nullptr) return impl_->not_a_block(ptr);
   b->last_use = ++impl_->tick;

@@ -37,12 +37,6 @@ detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has
 Tensor conv3d_forward(Context& ctx, const Tensor& src, const Tensor& weights, const Tensor& bias,
                       const Conv3dOptions& options, Conv3dSaved* saved) {
   const detail::ConvGeometry g = geometry(src, weights, bias.defined(), options);
-  if (bias.defined()) {
-    detail::require_f32(bias, 1, g.op, "bias");
-    detail::require(bias.dim(0) == g.weights[0], g.op, "bias has " + std::to_string(bias.dim(0)) +
-                                                           " channels, weights " +
-                                                           std::to_string(g.weights[0]));
-  }
   Tensor used_src;
   Tensor dst = Runner::forward(ctx, g, src, weights, bias, saved != nullptr, &used_src);
   if (saved != nullptr) *saved = Conv3dSaved{used_src, weights, bias.defined(), options};

@@ -69,6 +69,12 @@ class ConvRunner {
   static Tensor forward(Context& ctx, const ConvGeometry& g, const Tensor& src,
                         const Tensor& weights, const Tensor& bias, bool training,
                         Tensor* used_src) {
+    if (bias.defined()) {
+      require_f32(bias, 1, g.op, "bias");
+      require(bias.dim(0) == g.weights[0], g.op,
+              "bias has " + std::to_string(bias.dim(0)) + " channels, weights " +
+                  std::to_string(g.weights[0]));
+    }
     Plan& p = plan(ctx, g, training);
     Tensor s = src.to(ctx, p.fwd_pd.src_desc());
     Tensor w = weights.to(ctx, p.fwd_pd.weights_desc());

@@ -30,12 +30,6 @@ detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has
 Tensor conv_transpose3d_forward(Context& ctx, const Tensor& src, const Tensor& weights,
                                 const Tensor& bias, ConvTranspose3dSaved* saved) {
   const detail::ConvGeometry g = geometry(src, weights, bias.defined());
-  if (bias.defined()) {
-    detail::require_f32(bias, 1, g.op, "bias");
-    detail::require(bias.dim(0) == g.weights[0], g.op, "bias has " + std::to_string(bias.dim(0)) +
-                                                           " channels, weights " +
-                                                           std::to_string(g.weights[0]));
-  }
   Tensor used_src;
   Tensor dst = Runner::forward(ctx, g, src, weights, bias, saved != nullptr, &used_src);
   if (saved != nullptr) *saved = ConvTranspose3dSaved{used_src, weights, bias.defined()};
