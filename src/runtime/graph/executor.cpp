@@ -82,6 +82,7 @@ StepLoss Executor::train_step() {
       throw std::logic_error("executor: '" + t.name + "' is not bound");
   using Clock = std::chrono::steady_clock;
   for (const OpNode& op : graph_.ops()) {
+    if (memory_hooks_.before) memory_hooks_.before(op);
     const auto t0 = Clock::now();
     run(op, true);
     seconds_[static_cast<std::size_t>(op.id)] =
@@ -99,6 +100,7 @@ StepLoss Executor::train_step() {
     for (TensorId t : release_train_[static_cast<std::size_t>(op.id)]) set(t, Tensor());
     if (op.phase == Phase::backward && op.forward_op != kNoOp)
       state_[static_cast<std::size_t>(op.forward_op)]->saved = std::monostate{};
+    if (memory_hooks_.after) memory_hooks_.after(op);
     if (after_op_) after_op_(op);
   }
   measured_ = true;

@@ -54,6 +54,16 @@ class Executor {
   // have been released (tests compare the live set with the schedule).
   void after_each_op(std::function<void(const OpNode&)> callback) { after_op_ = std::move(callback); }
 
+  // Memory management around each op of a training step (the tier plan,
+  // runtime/plan/tier_scheduler.hpp): `before` runs right before an op,
+  // `after` right after it, once the tensors whose last use it was have been
+  // released (and before after_each_op's callback). Either may be empty.
+  struct MemoryHooks {
+    std::function<void(const OpNode&)> before;
+    std::function<void(const OpNode&)> after;
+  };
+  void set_memory_hooks(MemoryHooks hooks) { memory_hooks_ = std::move(hooks); }
+
   // Forward, backward and updates; returns the loss of the forward pass.
   // The first run records the allocated bytes of every tensor in the graph.
   StepLoss train_step();
@@ -86,6 +96,7 @@ class Executor {
   std::vector<std::vector<TensorId>> release_infer_;  // ... in an inference pass
   std::vector<std::function<void(const Tensor&)>> observers_;
   std::function<void(const OpNode&)> after_op_;
+  MemoryHooks memory_hooks_;
   std::vector<double> seconds_;
   StepLoss loss_;
   bool measured_ = false;
