@@ -22,6 +22,39 @@ MemoryDesc Context::activation_desc(const Dims& dims) const {
 
 Tensor Context::to_activation(const Tensor& t) { return t.to(*this, activation_desc(t.dims())); }
 
+Tensor Context::empty(const MemoryDesc& desc) {
+  if (!placements_.empty()) {
+    const Dims dims = desc.dims();
+    for (Placement& p : placements_) {
+      if (!p.storage || p.dims != dims || p.type != desc.data_type() ||
+          desc.get_size() > p.storage->bytes())
+        continue;
+      Tensor t = Tensor::over(std::move(p.storage), desc);
+      p.storage.reset();
+      return t;
+    }
+  }
+  return Tensor::empty(allocator_, desc, options_.hint);
+}
+
+Tensor Context::zeros(const MemoryDesc& desc) {
+  Tensor t = empty(desc);
+  t.zero();
+  return t;
+}
+
+void Context::arm_placements(std::vector<Placement> placements) {
+  placements_ = std::move(placements);
+}
+
+std::size_t Context::clear_placements() noexcept {
+  std::size_t unused = 0;
+  for (const Placement& p : placements_)
+    if (p.storage) unused += 1;
+  placements_.clear();
+  return unused;
+}
+
 void Context::execute(const dnnl::primitive& primitive, const MemoryDesc& scratchpad, Args args) {
   const std::size_t need = scratchpad.is_zero() ? 0 : scratchpad.get_size();
   if (need > 0) {

@@ -35,7 +35,19 @@ Storage::Storage(Allocator& allocator, std::size_t bytes, Hint hint)
       data_(allocator.allocate(std::max<std::size_t>(bytes, 1), kTensorAlignment, hint)),
       bytes_(bytes) {}
 
-Storage::~Storage() { allocator_->deallocate(data_); }
+Storage::Storage(std::shared_ptr<Storage> parent, std::size_t offset, std::size_t bytes)
+    : allocator_(parent ? &parent->allocator() : nullptr), data_(nullptr), bytes_(bytes) {
+  if (!parent || offset > parent->bytes() || bytes > parent->bytes() - offset)
+    throw std::invalid_argument("storage: view of " + std::to_string(bytes) + " bytes at offset " +
+                                std::to_string(offset) + " does not fit in " +
+                                (parent ? std::to_string(parent->bytes()) + " bytes" : "nothing"));
+  data_ = static_cast<char*>(parent->data()) + offset;
+  parent_ = std::move(parent);
+}
+
+Storage::~Storage() {
+  if (!parent_) allocator_->deallocate(data_);
+}
 
 Tensor Tensor::empty(Allocator& allocator, const MemoryDesc& desc, Hint hint) {
   if (desc.data.ndims == 0) throw std::invalid_argument("tensor: empty memory descriptor");
@@ -44,6 +56,14 @@ Tensor Tensor::empty(Allocator& allocator, const MemoryDesc& desc, Hint hint) {
 
 Tensor Tensor::empty(Allocator& allocator, const Dims& dims, DataType type, Hint hint) {
   return empty(allocator, plain(dims, type), hint);
+}
+
+Tensor Tensor::over(std::shared_ptr<Storage> storage, const MemoryDesc& desc) {
+  if (desc.data.ndims == 0) throw std::invalid_argument("tensor: empty memory descriptor");
+  if (!storage || desc.get_size() > storage->bytes())
+    throw std::invalid_argument("tensor: " + describe(desc) + " does not fit in " +
+                                (storage ? std::to_string(storage->bytes()) + " bytes" : "nothing"));
+  return Tensor(std::move(storage), desc);
 }
 
 Tensor Tensor::zeros(Allocator& allocator, const MemoryDesc& desc, Hint hint) {

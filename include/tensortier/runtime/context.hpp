@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -49,9 +50,25 @@ class Context {
   // `t` in the activation layout (itself when already there).
   Tensor to_activation(const Tensor& t);
 
-  // Tensors from the allocator with the context's hint.
-  Tensor empty(const MemoryDesc& desc) { return Tensor::empty(allocator_, desc, options_.hint); }
-  Tensor zeros(const MemoryDesc& desc) { return Tensor::zeros(allocator_, desc, options_.hint); }
+  // Tensors from the allocator with the context's hint, or from an armed
+  // placement (below) that matches.
+  Tensor empty(const MemoryDesc& desc);
+  Tensor zeros(const MemoryDesc& desc);
+
+  // Placements: storage for tensors an op is about to create (a memory
+  // plan's arena, armed by the executor around one op). empty() and zeros()
+  // give the first unused placement whose dims and data type match the
+  // descriptor and whose storage is large enough; other requests (an op's
+  // internal temporaries) come from the allocator as usual. Each placement
+  // is used at most once; the caller checks where the outputs landed.
+  struct Placement {
+    Dims dims;
+    DataType type = DataType::f32;
+    std::shared_ptr<Storage> storage;
+  };
+  void arm_placements(std::vector<Placement> placements);
+  // Disarms them; returns how many were not used.
+  std::size_t clear_placements() noexcept;
 
   // Runs `primitive` and waits. A non-empty `scratchpad` descriptor gets the
   // context's shared user scratchpad, grown from the allocator when too small.
@@ -72,6 +89,7 @@ class Context {
   dnnl::stream stream_;
   PrimitiveCache cache_;
   std::unique_ptr<Storage> scratchpad_;
+  std::vector<Placement> placements_;  // armed, not yet used (storage reset once used)
 };
 
 }  // namespace tensortier::runtime

@@ -30,9 +30,13 @@ using MemoryDesc = dnnl::memory::desc;
 class Context;
 
 // Owns one allocator block; frees it when the last Tensor sharing it goes.
+// Or, made from a parent Storage, views `bytes` at `offset` inside it (an
+// arena of a memory plan) and keeps the parent alive; a view frees nothing.
 class Storage {
  public:
   Storage(Allocator& allocator, std::size_t bytes, Hint hint);
+  // Throws std::invalid_argument when [offset, offset + bytes) is not inside parent.
+  Storage(std::shared_ptr<Storage> parent, std::size_t offset, std::size_t bytes);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -40,11 +44,14 @@ class Storage {
   void* data() const noexcept { return data_; }
   std::size_t bytes() const noexcept { return bytes_; }
   Allocator& allocator() const noexcept { return *allocator_; }
+  // The storage this one views (nullptr for an allocator block).
+  const std::shared_ptr<Storage>& parent() const noexcept { return parent_; }
 
  private:
   Allocator* allocator_;
   void* data_;
   std::size_t bytes_;
+  std::shared_ptr<Storage> parent_;
 };
 
 class Tensor {
@@ -57,6 +64,9 @@ class Tensor {
   static Tensor empty(Allocator& allocator, const Dims& dims, DataType type = DataType::f32,
                       Hint hint = Hint::automatic);
   static Tensor zeros(Allocator& allocator, const MemoryDesc& desc, Hint hint = Hint::automatic);
+  // A tensor over existing storage (e.g. a view into an arena); throws
+  // std::invalid_argument when `desc` needs more bytes than it has.
+  static Tensor over(std::shared_ptr<Storage> storage, const MemoryDesc& desc);
   // A plain tensor holding a copy of `values` (row-major, NCDHW for 5-D).
   static Tensor from_plain(Allocator& allocator, const Dims& dims, std::span<const float> values,
                            Hint hint = Hint::automatic);

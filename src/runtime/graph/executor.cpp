@@ -1,9 +1,12 @@
 // The executor: schedule order, releases at last use, saved state per op.
 #include "runtime/graph/executor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <variant>
+
+#include "runtime/plan/reuse_plan.hpp"
 
 namespace tensortier::runtime::graph {
 
@@ -97,35 +100,103 @@ StepLoss Executor::train_step() {
         }
       }
     }
+    if (memory_hooks_.after) memory_hooks_.after(op);
     for (TensorId t : release_train_[static_cast<std::size_t>(op.id)]) set(t, Tensor());
     if (op.phase == Phase::backward && op.forward_op != kNoOp)
       state_[static_cast<std::size_t>(op.forward_op)]->saved = std::monostate{};
-    if (memory_hooks_.after) memory_hooks_.after(op);
     if (after_op_) after_op_(op);
   }
   measured_ = true;
   return loss_;
 }
 
-Tensor Executor::infer(TensorId output) {
+Tensor Executor::infer(TensorId output) { return infer(output, InferOptions{}); }
+
+namespace {
+
+// Disarms the context's placements and drops the pass's tensors (views into
+// the arena among them) however the pass ends: an op may throw.
+struct EndOfPass {
+  Context& ctx;
+  std::function<void()> drop;
+  ~EndOfPass() {
+    ctx.clear_placements();
+    drop();
+  }
+};
+
+}  // namespace
+
+Tensor Executor::infer(TensorId output, const InferOptions& options) {
   const TensorInfo& out = graph_.tensor(output);
   if (out.producer == kNoOp || graph_.op(out.producer).phase != Phase::forward)
     throw std::invalid_argument("executor: '" + out.name + "' is not defined by a forward op");
+  const plan::ReusePlan* plan = options.plan;
+  std::shared_ptr<Storage> arena;
+  if (plan != nullptr) {
+    if (plan->placement_of.size() != graph_.tensors().size())
+      throw std::invalid_argument("executor: the memory plan covers " +
+                                  std::to_string(plan->placement_of.size()) +
+                                  " tensors, the graph has " +
+                                  std::to_string(graph_.tensors().size()));
+    for (const plan::TensorPlacement& p : plan->placements)
+      if (p.bytes < graph_.tensor(p.tensor).bytes)
+        throw std::invalid_argument("executor: the memory plan gives '" +
+                                    graph_.tensor(p.tensor).name + "' " + std::to_string(p.bytes) +
+                                    " bytes, it needs " +
+                                    std::to_string(graph_.tensor(p.tensor).bytes));
+    arena = std::make_shared<Storage>(ctx_.allocator(),
+                                      std::max<std::uint64_t>(plan->arena_bytes, 1),
+                                      ctx_.options().hint);
+    arena_bytes_ = plan->arena_bytes;
+  }
+  const EndOfPass end_of_pass{ctx_, [this] {
+    for (const TensorInfo& t : graph_.tensors())
+      if (!is_persistent(t.kind)) set(t.id, Tensor());
+  }};
   using Clock = std::chrono::steady_clock;
   Tensor result;
+  std::vector<Context::Placement> placements;
   for (const OpNode& op : graph_.ops()) {
     if (op.phase != Phase::forward || op.kind == OpKind::loss) continue;
     const auto t0 = Clock::now();
+    if (plan != nullptr) {
+      placements.clear();
+      for (TensorId t : op.outputs)
+        if (const plan::TensorPlacement* p = plan->find(t))
+          placements.push_back({graph_.tensor(t).dims, graph_.tensor(t).type,
+                                std::make_shared<Storage>(arena, p->offset, p->bytes)});
+      ctx_.arm_placements(std::move(placements));
+      placements = {};
+    }
     run(op, false);
+    if (plan != nullptr) {
+      ctx_.clear_placements();
+      // A silent fallback to a normal allocation would hide a broken plan.
+      for (TensorId t : op.outputs) {
+        const plan::TensorPlacement* p = plan->find(t);
+        if (p == nullptr) continue;
+        const Tensor& v = values_[static_cast<std::size_t>(t)];
+        const void* planned = static_cast<const char*>(arena->data()) + p->offset;
+        if (!v.defined() || v.data() != planned)
+          throw std::logic_error("executor: '" + graph_.tensor(t).name + "' (output of '" +
+                                 op.name + "') is not at its planned arena offset " +
+                                 std::to_string(p->offset) +
+                                 (v.defined() ? "" : ": the op did not produce it"));
+      }
+    }
     seconds_[static_cast<std::size_t>(op.id)] =
         std::chrono::duration<double>(Clock::now() - t0).count();
-    if (op.id == out.producer) result = values_[static_cast<std::size_t>(output)];
-    for (TensorId t : release_infer_[static_cast<std::size_t>(op.id)]) set(t, Tensor());
+    if (op.id == out.producer) {
+      const Tensor& v = values_[static_cast<std::size_t>(output)];
+      // Planned: copied out, so that the arena goes when the pass ends.
+      result = plan != nullptr && plan->find(output) != nullptr ? v.clone(ctx_.allocator()) : v;
+    }
+    if (plan != nullptr || options.release_at_last_use)
+      for (TensorId t : release_infer_[static_cast<std::size_t>(op.id)]) set(t, Tensor());
     if (after_op_) after_op_(op);
     if (op.id >= out.producer) break;
   }
-  for (const TensorInfo& t : graph_.tensors())
-    if (!is_persistent(t.kind)) set(t.id, Tensor());
   return result;
 }
 

@@ -11,8 +11,10 @@
 //   exec.bind(image_id, image); exec.bind(labels_id, labels);   // every step
 //   StepLoss l = exec.train_step();
 //   Tensor logits = exec.infer(logits_id);   // inference primitives, BN running stats
+//   Tensor same = exec.infer(logits_id, {.plan = &reuse_plan});   // tensors in one arena
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -20,7 +22,25 @@
 #include "runtime/graph/graph.hpp"
 #include "tensortier/runtime/runtime.hpp"
 
+namespace tensortier::runtime::plan {
+struct ReusePlan;
+}
+
 namespace tensortier::runtime::graph {
+
+// How an inference pass holds its tensors.
+struct InferOptions {
+  // A memory plan of this graph's inference pass (plan/reuse_plan.hpp): one
+  // arena block from the context's allocator, every planned tensor a view at
+  // its offset (checked after each op: std::logic_error naming the tensor if
+  // an output is elsewhere). The returned output is a copy, so the arena is
+  // released when the pass ends. nullptr: each tensor allocated by its op.
+  const plan::ReusePlan* plan = nullptr;
+  // Without a plan: release each tensor after its last use (true), or keep
+  // every tensor in its own buffer until the pass ends (false: the naive
+  // footprint, for comparisons).
+  bool release_at_last_use = true;
+};
 
 struct ExecutorOptions {
   SgdOptions sgd;    // for sgd_update ops
@@ -56,7 +76,7 @@ class Executor {
 
   // Memory management around each op of a training step (the tier plan,
   // runtime/plan/tier_scheduler.hpp): `before` runs right before an op,
-  // `after` right after it, once the tensors whose last use it was have been
+  // `after` right after it, before the tensors whose last use it was are
   // released (and before after_each_op's callback). Either may be empty.
   struct MemoryHooks {
     std::function<void(const OpNode&)> before;
@@ -70,6 +90,9 @@ class Executor {
   // The forward ops up to (not including) the loss, with inference
   // primitives (batch norm on running statistics); returns `output`.
   Tensor infer(TensorId output);
+  Tensor infer(TensorId output, const InferOptions& options);
+  // Bytes of the arena of the last planned inference (0 before any).
+  std::uint64_t arena_bytes() const noexcept { return arena_bytes_; }
 
   // Learning rate of every update op from now on (a schedule's step).
   void set_learning_rate(float lr);
@@ -100,6 +123,7 @@ class Executor {
   std::vector<double> seconds_;
   StepLoss loss_;
   bool measured_ = false;
+  std::uint64_t arena_bytes_ = 0;
 };
 
 }  // namespace tensortier::runtime::graph
