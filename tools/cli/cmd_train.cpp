@@ -15,6 +15,7 @@
 #include <map>
 
 #include "commands.hpp"
+#include "runtime/model/checkpoint.hpp"
 #include "runtime/train/threads.hpp"
 #include "runtime/train/trainer.hpp"
 #include "tensortier/allocator.hpp"
@@ -24,16 +25,7 @@ namespace {
 
 namespace tt = tensortier::runtime::train;
 namespace tg = tensortier::runtime::graph;
-
-Result<data::Dims3> parse_dims(const std::string& text) {
-  data::Dims3 d;
-  int n = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%dx%dx%d%c", &d.depth, &d.height, &d.width, &tail) == 3) return d;
-  if (std::sscanf(text.c_str(), "%d%c", &n, &tail) == 1 && n > 0) return data::Dims3{n, n, n};
-  return Status(Errc::invalid_argument,
-                "--size '" + text + "': accepted: N (a cube) or DxHxW, e.g. 64 or 155x240x240");
-}
+namespace tp = tensortier::runtime::plan;
 
 struct TierBytes {
   std::uint64_t dram = 0, pmem = 0, dram_peak = 0, pmem_peak = 0;
@@ -132,16 +124,7 @@ void print_eval(const tt::EvalResult& e, const std::vector<std::string>& names, 
 
 CLI::App* add_train_command(CLI::App& app, TrainCommand& cmd) {
   auto* c = app.add_subcommand("train", "Train the 3D U-Net on synthetic brain-tumour volumes");
-  c->add_option("--size", cmd.size, "Volume size: N (cube) or DxHxW (default 64)");
-  c->add_option("--batch", cmd.batch, "Cases per step (default 1)");
-  c->add_option("--levels", cmd.levels, "U-Net levels incl. the bottom one (default 4)");
-  c->add_option("--base-filters", cmd.base_filters, "Filters of level 0, doubled per level (default 16)");
-  c->add_option("--classes", cmd.classes,
-                "Output classes: 4 (bg, necrotic, edema, enhancing), 3 (bg, tumour core, edema), "
-                "2 (bg, whole tumour)")->check(CLI::Range(2, 4));
-  c->add_option("--activation", cmd.activation, "relu (fused into the norm) or leaky_relu")
-      ->check(CLI::IsMember({"relu", "leaky_relu"}));
-  c->add_option("--norm", cmd.norm, "batch or none")->check(CLI::IsMember({"batch", "none"}));
+  add_model_options(c, cmd.model);
   c->add_option("--steps", cmd.steps, "Training steps (default 50)");
   c->add_option("--lr", cmd.lr, "Learning rate (default 0.01 for SGD, 0.001 for Adam)");
   c->add_option("--lr-schedule", cmd.lr_schedule, "constant or poly ((1 - step/steps)^0.9)")
@@ -160,6 +143,24 @@ CLI::App* add_train_command(CLI::App& app, TrainCommand& cmd) {
   c->add_option("--seed", cmd.seed, "Seed of the weights and of the training cases (default 0)");
   c->add_option("--dram-limit", cmd.dram_limit,
                 "DRAM budget (default: TENSORTIER_DRAM_LIMIT, else 3/4 of the machine's memory)");
+  c->add_option("--tiering", cmd.tiering,
+                "With a DRAM budget: plan (the schedule-aware tier plan: demote after the last "
+                "forward use, prefetch before the backward use; default) or lru (the allocator "
+                "alone, least recently used first)")
+      ->check(CLI::IsMember({"plan", "lru"}));
+  c->add_option("--reserve", cmd.reserve,
+                "DRAM the tier plan keeps free for op internals (default: automatic)");
+  c->add_flag("--no-in-place", cmd.no_in_place,
+              "Refuse a budget below the largest working set of one op instead of letting ops "
+              "use tensors in place in PMem");
+  c->add_option("--placement", cmd.placement,
+                "tiered (default) or naive-file: every tensor of the step in the PMem file "
+                "mapping, paged by the kernel (the benchmarks' naive baseline)")
+      ->check(CLI::IsMember({"tiered", "naive-file"}));
+  c->add_option("--trace", cmd.trace_path,
+                "Write a Perfetto trace (bytes per tier over time, migrations) to FILE");
+  c->add_option("--save", cmd.save_path,
+                "Write the trained weights to FILE (a checkpoint `tensortier infer --weights` reads)");
   c->add_option("--json", cmd.json_path, "Write a JSON report to FILE (- for stdout)");
   c->add_option("--schedule", cmd.schedule_path,
                 "Write the step's schedule (ops, tensors, bytes, uses) as JSON to FILE");
@@ -168,17 +169,12 @@ CLI::App* add_train_command(CLI::App& app, TrainCommand& cmd) {
 }
 
 int run_train(const Config& config, const TrainCommand& cmd) {
-  auto dims = parse_dims(cmd.size);
+  auto dims = parse_dims(cmd.model.size);
   if (!dims) return fail(dims.status());
   tt::TrainOptions o;
   o.dims = *dims;
-  o.batch = cmd.batch;
-  o.model.levels = cmd.levels;
-  o.model.base_filters = cmd.base_filters;
-  o.model.classes = cmd.classes;
-  o.model.activation = cmd.activation == "relu" ? runtime::model::Activation::relu
-                                                : runtime::model::Activation::leaky_relu;
-  o.model.batch_norm = cmd.norm == "batch";
+  o.batch = cmd.model.batch;
+  o.model = unet_config(cmd.model);
   o.steps = cmd.steps;
   o.optimizer = cmd.optimizer == "adam" ? tg::OptimizerKind::adam : tg::OptimizerKind::sgd;
   if (cmd.lr < 0 || !std::isfinite(cmd.lr))
@@ -193,6 +189,14 @@ int run_train(const Config& config, const TrainCommand& cmd) {
   o.seed = cmd.seed;
   o.train_cases = cmd.train_cases;
   if (Status s = tt::validate(o); !s) return fail(s);
+  if (!cmd.save_path.empty()) {
+    // Found out now, not after hours of training.
+    const auto slash = cmd.save_path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : cmd.save_path.substr(0, slash + 1);
+    if (access(dir.c_str(), W_OK) != 0)
+      return fail(Status(Errc::invalid_argument,
+                         "--save '" + cmd.save_path + "': directory '" + dir + "' is not writable"));
+  }
   if (cmd.threads < 0) return fail(Status(Errc::invalid_argument, "--threads must be >= 0"));
   const int threads = tt::set_threads(cmd.threads);
 
@@ -210,6 +214,28 @@ int run_train(const Config& config, const TrainCommand& cmd) {
     const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
     alloc_options->config.dram_limit_bytes = pages * page / 4 * 3;
   }
+  // The tier plan's budget: an explicit DRAM limit (option or environment).
+  const bool naive = cmd.placement == "naive-file";
+  // (Without a PMem tier there is nowhere to move to: the limit just caps DRAM.)
+  const bool planned = cmd.tiering == "plan" && !naive &&
+                       alloc_options->config.pmem.scheme != PmemSpec::Scheme::none &&
+                       (!cmd.dram_limit.empty() || config.dram_limit_bytes.has_value());
+  if (planned) {
+    o.tiering.dram_budget = *alloc_options->config.dram_limit_bytes;
+    o.tiering.in_place = !cmd.no_in_place;
+    o.tiering.throttle = alloc_options->throttle;
+    alloc_options->policy = Policy::next_use;
+    if (!cmd.reserve.empty()) {
+      auto reserve = parse_size(cmd.reserve);
+      if (!reserve) return fail(reserve.status().with_context("--reserve"));
+      o.tiering.reserve_bytes = *reserve;
+    }
+  }
+  if (naive) {
+    o.tensor_hint = Hint::cold;
+    alloc_options->policy = Policy::static_placement;
+  }
+  alloc_options->record_trace = !cmd.trace_path.empty();
   auto alloc = Allocator::create(*alloc_options);
   if (!alloc) return fail(alloc.status());
 
@@ -223,11 +249,10 @@ int run_train(const Config& config, const TrainCommand& cmd) {
   const tg::Graph& graph = trainer->graph();
   const double flops = graph.total_flops();
   std::fprintf(stderr,
-               "train: 3D U-Net %d levels, base %d, %d -> %d classes, %s%s; %dx%dx%d, batch %d, "
+               "train: %s; %dx%dx%d, batch %d, "
                "%d steps, %s lr %g; %d threads; %llu parameters, %.1f GFLOP/step; %zu ops "
                "(%zu fwd, %zu bwd, %zu update)\n",
-               o.model.levels, o.model.base_filters, o.model.in_channels, o.model.classes,
-               o.model.batch_norm ? "batch norm, " : "", cmd.activation.c_str(), o.dims.depth,
+               model_text(o.model, cmd.model).c_str(), o.dims.depth,
                o.dims.height, o.dims.width, o.batch, o.steps, tg::optimizer_name(o.optimizer),
                static_cast<double>(o.lr), threads,
                static_cast<unsigned long long>(trainer->parameters().count()), flops / 1e9,
@@ -326,14 +351,75 @@ int run_train(const Config& config, const TrainCommand& cmd) {
                    kind_total > 0 ? 100 * v / kind_total : 0);
   }
 
+  const Stats stats = (*alloc)->stats();
+  const tp::TierScheduler* sched = trainer->tiering();
+  if (sched != nullptr) {
+    const tp::TierPlan& plan = sched->plan();
+    const tp::TieringCounters& c = sched->counters();
+    std::fprintf(stderr,
+                 "tiering: budget %s (footprint if all-DRAM %s, planned DRAM peak %s + %s "
+                 "reserve); moved %s down, %s up; stalled %.2f s\n",
+                 short_bytes(plan.budget).c_str(), short_bytes(plan.footprint).c_str(),
+                 short_bytes(plan.planned_peak).c_str(), short_bytes(plan.reserve).c_str(),
+                 short_bytes(stats.bytes_demoted).c_str(), short_bytes(stats.bytes_promoted).c_str(),
+                 c.stall_seconds);
+  }
+  if (!cmd.save_path.empty() && code == 0) {
+    if (Status s = runtime::model::save_parameters(cmd.save_path, o.model, trainer->parameters()); !s)
+      code = fail(s);
+    else
+      std::fprintf(stderr, "train: weights saved to %s\n", cmd.save_path.c_str());
+  }
+  if (!cmd.trace_path.empty())
+    if (Status s = (*alloc)->write_trace(cmd.trace_path); !s && code == 0) code = fail(s);
+
   if (!cmd.json_path.empty()) {
+    nlohmann::json memory = {
+        {"placement", cmd.placement},
+        {"tiering", sched != nullptr ? "plan" : (naive ? "none" : "allocator")},
+        {"policy", stats.policy},
+        {"peak_dram_bytes", bytes.dram_peak},
+        {"peak_pmem_bytes", bytes.pmem_peak},
+        {"peak_rss_bytes", static_cast<std::uint64_t>(ru.ru_maxrss) * 1024},
+        {"dram_limit_bytes", alloc_options->config.dram_limit_bytes.value_or(0)},
+        {"footprint_bytes", mem.peak_bytes + mem.persistent_bytes},
+        {"bytes_demoted", stats.bytes_demoted},
+        {"bytes_promoted", stats.bytes_promoted},
+        {"demotions", stats.demotions},
+        {"promotions", stats.promotions},
+        {"migration_seconds", stats.migration_seconds},
+        {"projected_optane_seconds", stats.projected_optane_seconds},
+        {"stall_seconds", sched != nullptr ? sched->counters().stall_seconds : 0.0}};
+    if (sched != nullptr) {
+      const tp::TierPlan& plan = sched->plan();
+      const tp::TieringCounters& c = sched->counters();
+      memory["footprint_bytes"] = plan.footprint;
+      memory["planned_dram_peak_bytes"] = plan.planned_peak;
+      memory["plan"] = {{"budget_bytes", plan.budget},
+                        {"reserve_bytes", plan.reserve},
+                        {"min_budget_bytes", plan.min_budget},
+                        {"all_in_dram_budget_bytes", plan.all_in_dram_budget},
+                        {"bytes_in_place_per_step", plan.bytes_in_place},
+                        {"in_place_read_bytes", c.in_place_read_bytes},
+                        {"in_place_written_bytes", c.in_place_written_bytes},
+                        {"in_place_throttle_seconds", c.in_place_throttle_seconds},
+                        {"bytes_demoted_per_step", plan.bytes_demoted},
+                        {"bytes_prefetched_per_step", plan.bytes_prefetched},
+                        {"bytes_fetched_per_step", plan.bytes_fetched},
+                        {"demotes", c.demotes},
+                        {"prefetches", c.prefetches},
+                        {"fetches", c.fetches},
+                        {"pins", c.pins},
+                        {"pins_in_pmem", c.pins_in_pmem}};
+    }
     nlohmann::json tiers = nlohmann::json::array();
-    for (const TierStats& t : (*alloc)->stats().tiers)
+    for (const TierStats& t : stats.tiers)
       tiers.push_back({{"name", t.name},
                        {"kind", t.kind},
                        {"limit_bytes", t.limit_bytes},
                        {"current_bytes", t.current_bytes},
                        {"peak_bytes", t.peak_bytes}});
+    memory["tiers"] = tiers;
     nlohmann::json doc = {
         {"command", "train"},
         {"data", "synthetic BraTS v" + std::to_string(data::kSyntheticBratsVersion)},
@@ -345,8 +431,8 @@ int run_train(const Config& config, const TrainCommand& cmd) {
           {"in_channels", o.model.in_channels},
           {"classes", o.model.classes},
           {"class_names", names},
-          {"activation", cmd.activation},
-          {"norm", cmd.norm},
+          {"activation", cmd.model.activation},
+          {"norm", cmd.model.norm},
           {"optimizer", tg::optimizer_name(o.optimizer)},
           {"lr", o.lr},
           {"lr_schedule", cmd.lr_schedule},
@@ -386,11 +472,7 @@ int run_train(const Config& config, const TrainCommand& cmd) {
           {"last_loss", losses.empty() ? 0.0 : losses.back()}}},
         {"eval", evals.empty() ? nlohmann::json(nullptr) : evals.back()},
         {"evals", evals},
-        {"memory",
-         {{"tiers", tiers},
-          {"peak_dram_bytes", bytes.dram_peak},
-          {"peak_pmem_bytes", bytes.pmem_peak},
-          {"peak_rss_bytes", static_cast<std::uint64_t>(ru.ru_maxrss) * 1024}}},
+        {"memory", memory},
         {"op_time", op_time}};
     if (!write_json(cmd.json_path, doc) && code == 0) code = 1;
   }

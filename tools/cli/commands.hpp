@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model_options.hpp"
+#include "runtime/data/synthetic_brats.hpp"
 #include "tensortier/config.hpp"
 #include "tensortier/tiers.hpp"
 #include "tensortier/topology.hpp"
@@ -31,21 +33,48 @@ struct DemoOptions {
 
 // `tensortier train` (cmd_train.cpp; defaults in add_train_command's help).
 struct TrainCommand {
-  std::string size = "64";
-  int batch = 1, levels = 4, base_filters = 16, classes = 4, steps = 50;
-  std::string activation = "relu", norm = "batch", optimizer = "sgd", loss = "ce+dice";
+  ModelCommand model;
+  int steps = 50;
+  std::string optimizer = "sgd", loss = "ce+dice";
   std::string lr_schedule = "constant";
   float lr = 0, momentum = 0.9f, weight_decay = 0;  // lr 0: the optimizer's default
   std::uint64_t train_cases = 0, seed = 0;
   int eval_cases = 4, eval_every = 0, threads = 0;
   std::string dram_limit, json_path, schedule_path;
+  std::string tiering = "plan";      // plan | lru (with a DRAM budget)
+  std::string placement = "tiered";  // tiered | naive-file
+  std::string reserve, trace_path, save_path;
+  bool no_in_place = false;
   bool profile = false;
+};
+
+// `tensortier plan` (cmd_plan.cpp).
+struct PlanCommand {
+  ModelCommand model;
+  std::string mode = "training", optimizer = "sgd";
+  std::string dram_limit, reserve, json_path;
+  bool schedule = false, no_in_place = false;
+};
+
+// `tensortier infer` (cmd_infer.cpp). With --weights the model comes from the
+// checkpoint; model options given as well must agree with it.
+struct InferCommand {
+  ModelCommand model;
+  std::vector<std::string> model_options_given;  // e.g. "--levels", filled while parsing
+  int threads = 0;
+  std::string weights_path, json_path, output_path;
+  std::uint64_t seed = 0, case_index = 0;
+  bool no_reuse = false;
 };
 
 int run_topo(const Config& config, const TopoOptions& options);
 int run_demo(Config config, const DemoOptions& options);
 CLI::App* add_train_command(CLI::App& app, TrainCommand& command);
 int run_train(const Config& config, const TrainCommand& command);
+CLI::App* add_infer_command(CLI::App& app, InferCommand& command);
+int run_infer(const Config& config, const InferCommand& command);
+CLI::App* add_plan_command(CLI::App& app, PlanCommand& command);
+int run_plan(const PlanCommand& command);
 
 // Shared by the subcommands: JSON and table renderings of tiers and targets.
 nlohmann::json target_json(const MemoryTarget& target);

@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
   cli::TrainCommand train;
   auto* train_cmd = cli::add_train_command(app, train);
 
+  cli::InferCommand infer;
+  auto* infer_cmd = cli::add_infer_command(app, infer);
+
+  cli::PlanCommand plan;
+  auto* plan_cmd = cli::add_plan_command(app, plan);
+
   CLI11_PARSE(app, argc, argv);
 
   auto config = config_from_env(process_env());
@@ -56,5 +62,7 @@ int main(int argc, char** argv) {
     return cli::run_demo(*config, demo);
   }
   if (*train_cmd) return cli::run_train(*config, train);
+  if (*infer_cmd) return cli::run_infer(*config, infer);
+  if (*plan_cmd) return cli::run_plan(plan);
   return 2;
 }

@@ -19,6 +19,22 @@ int Liveness::next_use(const Interval& i, int s) {
   return it == i.uses.end() ? -1 : *it;
 }
 
+std::vector<int> need_points(const Interval& i) {
+  std::vector<int> p;
+  if (i.first >= 0) p.push_back(i.first);
+  p.insert(p.end(), i.uses.begin(), i.uses.end());
+  std::sort(p.begin(), p.end());
+  p.erase(std::unique(p.begin(), p.end()), p.end());
+  return p;
+}
+
+std::vector<std::vector<int>> working_sets(const Liveness& l) {
+  std::vector<std::vector<int>> sets(l.steps.size());
+  for (std::size_t i = 0; i < l.intervals.size(); ++i)
+    for (int s : need_points(l.intervals[i])) sets[static_cast<std::size_t>(s)].push_back(static_cast<int>(i));
+  return sets;
+}
+
 Liveness compute_liveness(const Graph& graph, Pass pass, std::uint64_t granule) {
   Liveness l;
   l.pass = pass;
@@ -32,6 +48,8 @@ Liveness compute_liveness(const Graph& graph, Pass pass, std::uint64_t granule) 
   const int n = static_cast<int>(l.steps.size());
   l.interval_of.assign(graph.tensors().size(), -1);
   for (const TensorInfo& t : graph.tensors()) {
+    // What a forward op keeps for its backward op exists only in training.
+    if (pass == Pass::inference && t.kind == graph::TensorKind::saved) continue;
     Interval i;
     i.tensor = t.id;
     i.kind = t.kind;

@@ -63,6 +63,13 @@ struct Liveness {
   static int next_use(const Interval& i, int s);
 };
 
+// The steps needing interval `i`: its definition (when in the pass) and its
+// uses, ascending, without repeats.
+std::vector<int> need_points(const Interval& i);
+// By step: the indices (into l.intervals) of the tensors the step needs in
+// memory — its inputs, updated tensors and outputs.
+std::vector<std::vector<int>> working_sets(const Liveness& l);
+
 // `granule` (a power of two, >= 1): the allocator's block granule, e.g. the
 // page size.
 Liveness compute_liveness(const graph::Graph& graph, Pass pass, std::uint64_t granule = 1);

@@ -2,10 +2,12 @@
 #include "runtime/train/trainer.hpp"
 
 #include <time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
+#include <algorithm>
 
 namespace tensortier::runtime::train {
 
@@ -86,7 +88,7 @@ void map_labels(std::uint8_t* labels, std::size_t count, int classes) {
 Trainer::Trainer(Allocator& allocator, const TrainOptions& options)
     : allocator_(allocator), options_(options), batch_counts_(options.model.classes) {
   if (Status s = validate(options_); !s) throw std::invalid_argument(s.message());
-  ctx_ = std::make_unique<Context>(allocator_);
+  ctx_ = std::make_unique<Context>(allocator_, ContextOptions{.hint = options_.tensor_hint});
   net_ = model::build_unet3d(graph_, options_.model, input_dims(options_, options_.batch),
                              options_.loss);
   graph::derive_backward(graph_, net_.loss, options_.optimizer);
@@ -105,6 +107,23 @@ Trainer::Trainer(Allocator& allocator, const TrainOptions& options)
   exec_->observe(net_.logits, [this](const Tensor& logits) {
     batch_counts_ = count_predictions(*ctx_, logits, labels_);
   });
+  if (options_.tiering.dram_budget > 0) plan_tiers();
+}
+
+void Trainer::plan_tiers() {
+  const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  plan::Liveness l = plan::compute_liveness(graph_, plan::Pass::training, page);
+  std::uint64_t reserve = options_.tiering.reserve_bytes;
+  if (reserve == 0) reserve = plan::automatic_reserve(graph_, ctx_->scratchpad_bytes(), page);
+  auto p = plan::plan_tiers(graph_, l,
+                            {options_.tiering.dram_budget, reserve, options_.tiering.in_place});
+  if (!p) throw std::invalid_argument(p.status().message());
+  if (tiering_) {
+    tiering_->replan(std::move(l), std::move(*p));
+  } else {
+    tiering_ = std::make_unique<plan::TierScheduler>(allocator_, *exec_, std::move(l),
+                                                     std::move(*p), options_.tiering.throttle);
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -140,8 +159,11 @@ StepResult Trainer::step() {
   exec_->bind(net_.labels, labels_);
   t0 = Clock::now();
   const double cpu0 = process_cpu_seconds();
+  if (tiering_) tiering_->begin_pass();
   r.loss = exec_->train_step();
   r.seconds = since(t0);
+  // The first step measured every tensor's real size: plan with those.
+  if (tiering_ && step_ == 0) plan_tiers();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.dice = batch_counts_.dice();
   step_ += 1;

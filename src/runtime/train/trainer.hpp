@@ -20,6 +20,7 @@
 #include "runtime/graph/autograd.hpp"
 #include "runtime/graph/executor.hpp"
 #include "runtime/model/unet3d.hpp"
+#include "runtime/plan/tier_scheduler.hpp"
 #include "runtime/train/metrics.hpp"
 
 namespace tensortier::runtime::train {
@@ -27,6 +28,18 @@ namespace tensortier::runtime::train {
 enum class LrSchedule : std::uint8_t {
   constant,
   poly,  // lr * (1 - step / steps)^0.9 (nnU-Net)
+};
+
+// Schedule-aware tiering (runtime/plan): with a DRAM budget, the trainer
+// plans which tensors are in DRAM at each op of the step and migrates the
+// rest to PMem and back ahead of use (the allocator should use
+// Policy::next_use and a DRAM limit of the same budget).
+struct TieringOptions {
+  std::uint64_t dram_budget = 0;    // 0: no plan, the allocator alone decides
+  std::uint64_t reserve_bytes = 0;  // DRAM kept for op internals; 0 = automatic
+  bool in_place = true;             // ops may use PMem in place when their working set
+                                    // does not fit (else such a budget is refused)
+  OptaneThrottle throttle;          // the allocator's: in-place use is slowed alike
 };
 
 struct TrainOptions {
@@ -42,6 +55,10 @@ struct TrainOptions {
   graph::LossSpec loss;          // CE + soft Dice by default
   std::uint64_t seed = 0;        // weights and the order of training cases
   std::uint64_t train_cases = 0;  // distinct training cases, cycled; 0 = a new case every time
+  TieringOptions tiering;
+  // Where the tensors of the step go: automatic (DRAM while it has room), or
+  // cold = all in PMem (the naive file-mapping baseline of the benchmarks).
+  Hint tensor_hint = Hint::automatic;
 };
 
 // Checks every field; the message names the option and what is accepted.
@@ -96,9 +113,14 @@ class Trainer {
   // Wall time of each op in the last step (by OpId).
   const std::vector<double>& op_seconds() const { return exec_->op_seconds(); }
   int steps_done() const noexcept { return step_; }
+  // The tier plan's scheduler; nullptr without a DRAM budget.
+  const plan::TierScheduler* tiering() const noexcept { return tiering_.get(); }
 
  private:
   void fill_batch(int first_case);
+  // (Re)computes the tier plan from the graph's current sizes; throws
+  // std::invalid_argument when the budget is infeasible.
+  void plan_tiers();
   float learning_rate() const;
 
   Allocator& allocator_;
@@ -108,6 +130,7 @@ class Trainer {
   model::UNet3dGraph net_;
   model::Parameters params_;
   std::unique_ptr<graph::Executor> exec_;
+  std::unique_ptr<plan::TierScheduler> tiering_;
   Tensor image_, labels_;
   ClassCounts batch_counts_;
   // Inference: a batch-1 graph sharing the parameters.

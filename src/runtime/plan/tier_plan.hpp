@@ -1,0 +1,102 @@
+// The training tier plan: which tensors are in DRAM at each step of a
+// training pass under a DRAM budget, and the migrations that make it so.
+//
+// Computed from the schedule's liveness (liveness.hpp) by simulating the pass:
+//   - a step wants its inputs, updated tensors and outputs in DRAM (its
+//     working set); the largest working set plus the reserve for op internals
+//     is the smallest budget at which every op runs on DRAM only. Below it,
+//     what does not fit is used in place in PMem (updated tensors get DRAM
+//     first, then outputs, then the largest inputs) — or, with in_place off,
+//     the budget is refused; a budget below the reserve always is;
+//   - when the working set does not fit, the resident tensor whose next use is
+//     farthest is evicted (Belady's rule), and its demotion is moved back to
+//     right after its previous use, so it runs on the allocator's mover thread
+//     while the ops in between compute;
+//   - every evicted tensor is prefetched back as early as DRAM has room for it
+//     up to its next use, so the copy overlaps compute; only when there is no
+//     room before its use is it fetched synchronously (a stall).
+// Tensors are planned at the sizes of the graph (measured after the first
+// run, estimated before). Persistent tensors (weights, state) and the fed
+// inputs live across passes: their use after the last one is the first use of
+// the next pass.
+//
+//   Liveness l = compute_liveness(graph, Pass::training, 4096);
+//   auto plan = plan_tiers(graph, l, {.dram_budget = 1 << 30, .reserve_bytes = 64 << 20});
+//   if (!plan) ... plan.status().message() names the minimum feasible budget
+//   plan->actions[s].demote / .prefetch (after step s), .fetch (before step s)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/plan/liveness.hpp"
+#include "tensortier/status.hpp"
+
+namespace tensortier::runtime::plan {
+
+struct TierPlanOptions {
+  std::uint64_t dram_budget = 0;    // bytes the run may hold in DRAM
+  std::uint64_t reserve_bytes = 0;  // kept free for op internals (scratchpad, weight reorders)
+  // When one op's working set does not fit, let the op read or write some of
+  // its tensors in place in PMem (byte-addressable: file, devdax and KMEM
+  // tiers are all mapped) instead of refusing the budget. Without it, a
+  // budget below the largest working set + reserve is infeasible.
+  bool in_place = true;
+};
+
+// What the executor does around step s.
+struct StepActions {
+  std::vector<TensorId> fetch;     // before s, synchronously: needed now, not prefetched
+  std::vector<TensorId> demote;    // after s, in the background: next use is far
+  std::vector<TensorId> prefetch;  // after s, in the background: needed at a later step
+  std::vector<TensorId> in_place;  // used by s where it is, in PMem (no DRAM room)
+};
+
+struct TierPlan {
+  std::uint64_t budget = 0;
+  std::uint64_t reserve = 0;
+  std::uint64_t capacity = 0;       // budget - reserve: what planned tensors may hold
+  std::uint64_t working_set = 0;    // largest working set of one step
+  int critical_step = 0;            // the step with the largest working set
+  std::uint64_t all_in_dram_budget = 0;  // working_set + reserve: no op uses PMem in place
+  std::uint64_t min_budget = 0;     // smallest feasible: the reserve (in place), else the above
+  std::uint64_t planned_peak = 0;   // max of dram_bytes (<= capacity)
+  std::uint64_t footprint = 0;      // everything in DRAM: the liveness lower bound
+  std::vector<StepActions> actions;        // by step
+  std::vector<std::uint64_t> dram_bytes;   // planned tensors in DRAM during each step
+  std::vector<TensorId> start_in_pmem;     // demoted before the first step
+  // By interval index (Liveness::intervals): the steps [from, to] during
+  // which the tensor is in PMem (not resident) while alive.
+  std::vector<std::vector<std::pair<int, int>>> pmem_spans;
+  std::uint64_t bytes_demoted = 0;     // per pass
+  std::uint64_t bytes_prefetched = 0;  // per pass, in the background
+  std::uint64_t bytes_fetched = 0;     // per pass, synchronously (stalls)
+  std::uint64_t bytes_in_place = 0;    // per pass, read or written by ops in PMem
+};
+
+// DRAM to keep free for what the ops allocate besides the schedule's tensors:
+// the context's shared scratchpad (`scratchpad_bytes`, known once the
+// primitives exist) and weights reordered into a primitive's layout (two of
+// the largest at a time), plus 4 MiB of slack.
+std::uint64_t automatic_reserve(const graph::Graph& graph, std::uint64_t scratchpad_bytes,
+                                std::uint64_t granule);
+
+// The plan for `liveness` (of `graph`, Pass::training or inference) under
+// options.dram_budget. Fails (invalid_argument) when the budget is below the
+// minimum feasible one; the message names the minimum (and without in-place
+// access, the step whose working set sets it).
+Result<TierPlan> plan_tiers(const graph::Graph& graph, const Liveness& liveness,
+                            const TierPlanOptions& options);
+
+// A table of the plan, one line per tensor: name, kind, bytes, definition,
+// last use, PMem spans; then the actions per step (what `tensortier plan
+// --schedule` prints).
+std::string tier_plan_text(const graph::Graph& graph, const Liveness& liveness,
+                           const TierPlan& plan);
+// The same as JSON.
+std::string tier_plan_json(const graph::Graph& graph, const Liveness& liveness,
+                           const TierPlan& plan);
+
+}  // namespace tensortier::runtime::plan

@@ -1,0 +1,236 @@
+// The training tier plan (src/runtime/plan/tier_plan.hpp) and its scheduler:
+// plan invariants on real U-Net schedules, infeasible budgets, and training
+// under a DRAM budget with losses bit-identical to all-DRAM training.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "runtime/graph/autograd.hpp"
+#include "runtime/model/unet3d.hpp"
+#include "runtime/plan/tier_plan.hpp"
+#include "runtime/plan/tier_scheduler.hpp"
+#include "train_test_support.hpp"
+
+namespace tensortier::runtime::plan {
+namespace {
+
+using graph::Graph;
+using train::test::limit_threads;
+using train::test::small_options;
+
+struct Schedule {
+  Graph graph;
+  Liveness liveness;
+};
+
+Schedule unet_schedule(int levels, int base, int size, int batch) {
+  Schedule s;
+  model::UNet3dConfig c;
+  c.levels = levels;
+  c.base_filters = base;
+  const auto net = model::build_unet3d(s.graph, c, {batch, 4, size, size, size}, {});
+  graph::derive_backward(s.graph, net.loss, graph::OptimizerKind::sgd);
+  s.liveness = compute_liveness(s.graph, Pass::training, 4096);
+  return s;
+}
+
+bool contains(const std::vector<TensorId>& v, TensorId t) {
+  return std::find(v.begin(), v.end(), t) != v.end();
+}
+
+bool in_span(const std::vector<std::pair<int, int>>& spans, int step) {
+  return std::any_of(spans.begin(), spans.end(),
+                     [&](const auto& s) { return s.first <= step && step <= s.second; });
+}
+
+// Every invariant the executor relies on: the budget holds at every step, and
+// each tensor a step needs is in DRAM then or used in place by plan.
+void expect_consistent(const Schedule& s, const TierPlan& plan) {
+  const Liveness& l = s.liveness;
+  ASSERT_EQ(plan.dram_bytes.size(), l.steps.size());
+  ASSERT_EQ(plan.pmem_spans.size(), l.intervals.size());
+  for (std::size_t k = 0; k < plan.dram_bytes.size(); ++k)
+    ASSERT_LE(plan.dram_bytes[k], plan.capacity) << "step " << k;
+  EXPECT_LE(plan.planned_peak, plan.capacity);
+  EXPECT_LE(plan.capacity + plan.reserve, plan.budget);
+  const auto sets = working_sets(l);
+  for (std::size_t k = 0; k < sets.size(); ++k) {
+    const StepActions& a = plan.actions[k];
+    for (int i : sets[k]) {
+      const Interval& iv = l.intervals[static_cast<std::size_t>(i)];
+      const bool in_pmem = in_span(plan.pmem_spans[static_cast<std::size_t>(i)], static_cast<int>(k));
+      if (contains(a.in_place, iv.tensor)) continue;
+      EXPECT_FALSE(in_pmem) << s.graph.tensor(iv.tensor).name << " needed at step " << k
+                            << " but planned in PMem";
+    }
+    // A demotion happens at a use (or the definition), a prefetch ahead of one.
+    for (TensorId t : a.demote) {
+      const auto pts = need_points(*l.find(t));
+      EXPECT_TRUE(std::binary_search(pts.begin(), pts.end(), static_cast<int>(k)))
+          << s.graph.tensor(t).name << " demoted after step " << k << " which does not use it";
+    }
+    for (TensorId t : a.prefetch) {
+      const Interval& iv = *l.find(t);
+      const auto pts = need_points(iv);
+      EXPECT_TRUE(iv.first == kBeforeStart || (!pts.empty() && pts.back() > static_cast<int>(k)))
+          << s.graph.tensor(t).name << " prefetched after its last use";
+    }
+  }
+}
+
+TEST(TierPlan, AmpleBudgetMovesNothing) {
+  const Schedule s = unet_schedule(3, 8, 32, 1);
+  // The plan keeps the fed batch for the next step: room for it too.
+  std::uint64_t fed = 0;
+  for (const Interval& i : s.liveness.intervals)
+    if (i.kind == graph::TensorKind::input || i.kind == graph::TensorKind::label) fed += i.bytes;
+  const std::uint64_t reserve = 8 << 20;
+  auto plan = plan_tiers(s.graph, s.liveness, {s.liveness.lower_bound_bytes + fed + reserve, reserve});
+  ASSERT_TRUE(plan) << plan.status().message();
+  expect_consistent(s, *plan);
+  EXPECT_EQ(plan->bytes_demoted, 0u);
+  EXPECT_EQ(plan->bytes_prefetched + plan->bytes_fetched + plan->bytes_in_place, 0u);
+  EXPECT_GE(plan->planned_peak, s.liveness.lower_bound_bytes);
+  EXPECT_LE(plan->planned_peak, s.liveness.lower_bound_bytes + fed);
+}
+
+TEST(TierPlan, BudgetFractionsHoldAtEveryStep) {
+  const Schedule s = unet_schedule(4, 8, 48, 2);
+  const std::uint64_t footprint = s.liveness.lower_bound_bytes;
+  for (int div : {2, 4, 8, 16}) {
+    SCOPED_TRACE("1/" + std::to_string(div));
+    auto plan = plan_tiers(s.graph, s.liveness, {footprint / div, 1 << 20});
+    ASSERT_TRUE(plan) << plan.status().message();
+    expect_consistent(s, *plan);
+    EXPECT_GT(plan->bytes_demoted, 0u);
+    EXPECT_GT(plan->bytes_prefetched, 0u) << "nothing overlaps compute";
+  }
+}
+
+TEST(TierPlan, InPlaceOnlyBelowTheLargestWorkingSet) {
+  const Schedule s = unet_schedule(4, 8, 48, 1);
+  auto at = plan_tiers(s.graph, s.liveness, {0, 0});
+  ASSERT_FALSE(at) << "a zero budget cannot hold anything";
+  auto unlimited = plan_tiers(s.graph, s.liveness, {~0ULL, 1 << 20});
+  ASSERT_TRUE(unlimited);
+  const std::uint64_t all_in_dram = unlimited->all_in_dram_budget;
+  auto enough = plan_tiers(s.graph, s.liveness, {all_in_dram, 1 << 20});
+  ASSERT_TRUE(enough);
+  expect_consistent(s, *enough);
+  EXPECT_EQ(enough->bytes_in_place, 0u);
+  auto below = plan_tiers(s.graph, s.liveness, {all_in_dram - (1 << 20), 1 << 20});
+  ASSERT_TRUE(below);
+  expect_consistent(s, *below);
+  EXPECT_GT(below->bytes_in_place, 0u);
+}
+
+TEST(TierPlan, StrictModeRefusesWithTheMinimumFeasibleBudget) {
+  const Schedule s = unet_schedule(4, 8, 48, 1);
+  auto unlimited = plan_tiers(s.graph, s.liveness, {~0ULL, 1 << 20, false});
+  ASSERT_TRUE(unlimited);
+  EXPECT_EQ(unlimited->min_budget, unlimited->all_in_dram_budget);
+  auto refused = plan_tiers(s.graph, s.liveness, {unlimited->min_budget - 4096, 1 << 20, false});
+  ASSERT_FALSE(refused);
+  const std::string m = refused.status().message();
+  EXPECT_NE(m.find("minimum feasible " + format_bytes(unlimited->min_budget)), std::string::npos) << m;
+  EXPECT_NE(m.find("step " + std::to_string(unlimited->critical_step)), std::string::npos) << m;
+  EXPECT_TRUE(plan_tiers(s.graph, s.liveness, {unlimited->min_budget, 1 << 20, false}));
+}
+
+TEST(TierPlan, TextAndJsonNameEveryTensor) {
+  const Schedule s = unet_schedule(3, 4, 16, 1);
+  auto plan = plan_tiers(s.graph, s.liveness, {s.liveness.lower_bound_bytes / 4 + (1 << 20), 1 << 20});
+  ASSERT_TRUE(plan);
+  const std::string text = tier_plan_text(s.graph, s.liveness, *plan);
+  const std::string json = tier_plan_json(s.graph, s.liveness, *plan);
+  for (const Interval& i : s.liveness.intervals) {
+    const std::string& name = s.graph.tensor(i.tensor).name;
+    EXPECT_NE(text.find(name), std::string::npos) << name;
+    EXPECT_NE(json.find("\"" + name + "\""), std::string::npos) << name;
+  }
+}
+
+// ---- training under the plan ------------------------------------------------
+
+std::unique_ptr<Allocator> tiered_allocator(std::uint64_t dram_limit) {
+  AllocatorOptions options;
+  options.config.pmem.scheme = PmemSpec::Scheme::temp_file;
+  options.config.pmem.size_bytes = 1ULL << 30;
+  options.config.dram_limit_bytes = dram_limit;
+  options.policy = Policy::next_use;
+  auto created = Allocator::create(options);
+  if (!created) throw std::runtime_error("allocator: " + created.status().message());
+  return std::move(*created);
+}
+
+struct TrainRun {
+  std::vector<double> losses;
+  std::uint64_t dram_peak = 0, pmem_peak = 0, demoted = 0, promoted = 0;
+  TieringCounters counters;
+};
+
+TrainRun train(std::uint64_t budget, std::uint64_t footprint_hint, int steps) {
+  limit_threads();
+  auto alloc = budget > 0 ? tiered_allocator(budget) : tiered_allocator(4ULL << 30);
+  train::TrainOptions o = small_options(3, 8);
+  o.dims = {32, 32, 32};
+  o.batch = 2;
+  o.tiering.dram_budget = budget;
+  o.tiering.reserve_bytes = budget > 0 ? std::max<std::uint64_t>(footprint_hint / 32, 1 << 20) : 0;
+  train::Trainer t(*alloc, o);
+  TrainRun r;
+  for (int i = 0; i < steps; ++i) r.losses.push_back(t.step().loss.loss);
+  const Stats st = alloc->stats();
+  for (const TierStats& ts : st.tiers) {
+    const bool pmem = ts.kind.rfind("pmem", 0) == 0;
+    (pmem ? r.pmem_peak : r.dram_peak) = std::max(pmem ? r.pmem_peak : r.dram_peak, ts.peak_bytes);
+  }
+  r.demoted = st.bytes_demoted;
+  r.promoted = st.bytes_promoted;
+  if (t.tiering() != nullptr) r.counters = t.tiering()->counters();
+  return r;
+}
+
+TEST(TieredTraining, LossesBitIdenticalAtAQuarterAndAnEighth) {
+  const TrainRun all_dram = train(0, 0, 3);
+  ASSERT_EQ(all_dram.pmem_peak, 0u);
+  const std::uint64_t footprint = all_dram.dram_peak;
+  for (int div : {4, 8}) {
+    SCOPED_TRACE("DRAM 1/" + std::to_string(div) + " of " + format_bytes(footprint));
+    const std::uint64_t budget = footprint / div / 4096 * 4096;
+    const TrainRun r = train(budget, footprint, 3);
+    EXPECT_EQ(r.losses, all_dram.losses);
+    EXPECT_LE(r.dram_peak, budget);  // the allocator's own peak
+    EXPECT_GT(r.pmem_peak, 0u);
+    EXPECT_GT(r.demoted, 0u);
+    EXPECT_GT(r.promoted, 0u);
+    EXPECT_GT(r.counters.prefetches, 0u);
+    EXPECT_GT(r.counters.demotes, 0u);
+  }
+}
+
+TEST(TieredTraining, InfeasibleBudgetIsRefusedBeforeRunning) {
+  auto alloc = tiered_allocator(64 << 20);
+  train::TrainOptions o = small_options(3, 8);
+  o.tiering.dram_budget = 8 << 20;
+  o.tiering.reserve_bytes = 16 << 20;  // more than the budget
+  try {
+    train::Trainer t(*alloc, o);
+    FAIL() << "a budget below the reserve was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("minimum feasible"), std::string::npos) << e.what();
+  }
+  o.tiering.dram_budget = 3 << 20;
+  o.tiering.reserve_bytes = 1 << 20;
+  o.tiering.in_place = false;  // strict: the largest working set must fit
+  try {
+    train::Trainer t(*alloc, o);
+    FAIL() << "a budget below the largest working set was accepted without in-place use";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("at once"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tensortier::runtime::plan
