@@ -17,6 +17,7 @@ struct TierStats {
   std::uint64_t peak_bytes = 0;     // highest current_bytes + cached_bytes seen
   std::uint64_t cached_bytes = 0;   // freed DRAM kept mapped for reuse (counts against the limit)
   std::uint64_t blocks = 0;
+  std::uint64_t peak_live_bytes = 0;  // highest current_bytes seen (live blocks only)
 };
 
 struct Stats {

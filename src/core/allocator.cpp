@@ -92,6 +92,7 @@ struct Allocator::Impl {
     std::uint64_t reserved = 0;  // budget taken by allocations and moves in flight
     std::uint64_t spare = 0;     // pre-faulted extents left by migrations, for the next one
     std::uint64_t peak = 0;
+    std::uint64_t peak_live = 0;  // highest `current` alone
     std::uint64_t blocks = 0;
     std::uint64_t cache_limit = 0;  // for cached blocks, and again for spares
     std::multimap<std::size_t, CachedBlock> cache;  // by bytes
@@ -101,7 +102,10 @@ struct Allocator::Impl {
     std::multimap<std::size_t, Extent> spares;  // by bytes
 
     std::uint64_t used() const { return current + cached + reserved + spare; }
-    void note_peak() { peak = std::max(peak, used()); }
+    void note_peak() {
+      peak = std::max(peak, used());
+      peak_live = std::max(peak_live, current);
+    }
   };
 
   AllocatorOptions options;
@@ -834,7 +838,7 @@ Stats Allocator::stats() const {
   Stats s;
   for (const auto& t : impl_->tiers)
     s.tiers.push_back({t.info.name, tier_kind_name(t.info.kind), t.limit, t.current, t.peak,
-                       t.cached, t.blocks});
+                       t.cached, t.blocks, t.peak_live});
   s.allocations = impl_->allocations;
   s.frees = impl_->frees;
   s.failed_allocations = impl_->failed_allocations;

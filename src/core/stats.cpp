@@ -16,6 +16,7 @@ std::string stats_to_json(const Stats& s) {
                      {"limit_bytes", t.limit_bytes},
                      {"current_bytes", t.current_bytes},
                      {"peak_bytes", t.peak_bytes},
+                     {"peak_live_bytes", t.peak_live_bytes},
                      {"cached_bytes", t.cached_bytes},
                      {"blocks", t.blocks}});
   nlohmann::json doc = {
