@@ -548,6 +548,10 @@ struct Allocator::Impl {
     }
 
     for (int t : order) {
+      // A spare extent of this size (left by a migration or a freed PMem
+      // block) is already within the budget and its pages are already there.
+      if (Result<void*> p = allocate_from_spare(lk, t, mapped, std::max(alignment, granule)); p)
+        return p;
       // Cached blocks and spares never stand in the way (any tier, any hint);
       // only automatic/hot requests evict, and only from fast tiers.
       const bool room = reclaim(t, mapped) ||
@@ -578,6 +582,35 @@ struct Allocator::Impl {
     failed_allocations += 1;
     return Result<void*>(Errc::no_space, "no tier has room for " + format_bytes(mapped) + " (" +
                                              occupancy_text() + ")");
+  }
+
+  // Maps a spare extent of exactly `bytes` of tier t at a new range (under
+  // lk, released meanwhile). An error when t has none or the mapping fails
+  // (the spare is then released).
+  Result<void*> allocate_from_spare(std::unique_lock<std::mutex>& lk, int t, std::size_t bytes,
+                                    std::size_t alignment) {
+    auto it = tiers[t].spares.find(bytes);
+    if (it == tiers[t].spares.end()) return Result<void*>(Errc::no_space, "no spare");
+    Extent e = it->second;
+    tiers[t].spares.erase(it);
+    tiers[t].spare -= bytes;
+    tiers[t].reserved += bytes;
+    lk.unlock();
+    AddressSpace::Range range = va->allocate(bytes, alignment);
+    Status mapped = range.addr == nullptr ? Status(Errc::no_space, "virtual range exhausted")
+                                          : tiers[t].tier.backend->move(e, range.addr);
+    if (!mapped) {
+      if (range.addr != nullptr) {
+        AddressSpace::reset(range.addr, bytes);
+        va->release(range);
+      }
+      tiers[t].tier.backend->release(e);
+    }
+    lk.lock();
+    tiers[t].reserved -= bytes;
+    if (!mapped) return Result<void*>(mapped);
+    tiers[t].current += bytes;
+    return insert_block(t, range, e);
   }
 
   // Under mu; tiers[t].current already includes the block.
@@ -614,6 +647,28 @@ struct Allocator::Impl {
       return Status::ok();
     }
     record_counter(block.tier);
+    if (!tier.fast && !block.guarded && tier.spare + block.bytes <= tier.cache_limit) {
+      // PMem: keep the extent as a spare for the next block or demotion of
+      // this size (no fallocate, no page faults, no hole punched meanwhile).
+      tier.reserved += block.bytes;  // still held while the pages move out
+      lk.unlock();
+      void* out = move_pages_out(ptr, block.bytes);
+      Status s = AddressSpace::reset(ptr, block.bytes);
+      va->release(block.va);
+      lk.lock();
+      tier.reserved -= block.bytes;
+      if (out != nullptr) {
+        Extent e = block.extent;
+        e.addr = out;
+        tier.spares.emplace(block.bytes, e);
+        tier.spare += block.bytes;
+        return s;
+      }
+      lk.unlock();
+      block.extent.addr = nullptr;
+      tier.tier.backend->release(block.extent);
+      return s;
+    }
     lk.unlock();
     Status s = AddressSpace::reset(ptr, block.bytes);
     block.extent.addr = nullptr;
