@@ -54,3 +54,17 @@ find_package(dnnl CONFIG QUIET)
 if(NOT dnnl_FOUND)
   message(FATAL_ERROR "oneDNN (dnnl) not found: apt-get install libdnnl-dev")
 endif()
+
+# NIfTI images in and out (src/runtime/data/nifti.cpp, docs/nifti.md). Debian's
+# libnifti2-dev ships no .pc file, and its NIFTIConfig.cmake names files the
+# package does not install (/usr/lib/libznz.so.3.0.0, nifti_tool): find the
+# header and the libraries directly.
+find_path(NIFTI2_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti)
+find_library(NIFTI2_LIBRARY nifti2)
+find_library(NIFTI2_ZNZ_LIBRARY znz)
+if(NOT NIFTI2_INCLUDE_DIR OR NOT NIFTI2_LIBRARY OR NOT NIFTI2_ZNZ_LIBRARY)
+  message(FATAL_ERROR "libnifti2 (nifti2_io.h, libnifti2, libznz) not found: apt-get install libnifti2-dev")
+endif()
+add_library(tt_nifti2 INTERFACE IMPORTED GLOBAL)
+target_include_directories(tt_nifti2 INTERFACE ${NIFTI2_INCLUDE_DIR})
+target_link_libraries(tt_nifti2 INTERFACE ${NIFTI2_LIBRARY} ${NIFTI2_ZNZ_LIBRARY})

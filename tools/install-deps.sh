@@ -14,6 +14,8 @@ PACKAGES=(
   libbenchmark-dev libjemalloc-dev  # benchmarks and their baselines
   libdnnl-dev                 # oneDNN: the 3D convolution runtime
   python3-torch python3-numpy # the LD_PRELOAD library tests (tests/preload)
+  libnifti2-dev               # NIfTI images in and out (docs/nifti.md)
+  python3-nibabel             # cross-checks the NIfTI files we write (tests/cli_nifti_test.cpp)
 )
 
 missing=()

@@ -45,6 +45,13 @@ void generate(float* image, std::uint8_t* labels, const TrainOptions& o, data::S
   map_labels(labels, o.dims.voxels(), o.model.classes);
 }
 
+// Case `index` of the NIfTI cases into image (C, D, H, W) and labels (D, H, W).
+void load_nifti(const data::NiftiDataset& cases, std::size_t index, float* image,
+                std::uint8_t* labels, const TrainOptions& o) {
+  if (Status s = cases.load(index, image, labels); !s) throw std::runtime_error(s.message());
+  map_labels(labels, o.dims.voxels(), o.model.classes);
+}
+
 }  // namespace
 
 Status validate(const TrainOptions& o) {
@@ -88,6 +95,13 @@ void map_labels(std::uint8_t* labels, std::size_t count, int classes) {
 Trainer::Trainer(Allocator& allocator, const TrainOptions& options)
     : allocator_(allocator), options_(options), batch_counts_(options.model.classes) {
   if (Status s = validate(options_); !s) throw std::invalid_argument(s.message());
+  if (!options_.data_dir.empty()) {
+    auto cases = data::NiftiDataset::open(options_.data_dir, options_.dims);
+    if (!cases) throw std::invalid_argument(cases.status().message());
+    if (cases->training_cases() == 0)
+      throw std::invalid_argument("--data '" + options_.data_dir + "': no training cases");
+    dataset_ = std::make_unique<data::NiftiDataset>(std::move(*cases));
+  }
   ctx_ = std::make_unique<Context>(allocator_, ContextOptions{.hint = options_.tensor_hint});
   net_ = model::build_unet3d(graph_, options_.model, input_dims(options_, options_.batch),
                              options_.loss);
@@ -141,6 +155,12 @@ void Trainer::fill_batch(int first_case) {
   for (int b = 0; b < options_.batch; ++b) {
     std::uint64_t index = static_cast<std::uint64_t>(first_case) + static_cast<std::uint64_t>(b);
     if (options_.train_cases > 0) index %= options_.train_cases;
+    if (dataset_) {
+      load_nifti(*dataset_, index % dataset_->training_cases(),
+                 image_.f32() + image_elems * static_cast<std::size_t>(b),
+                 labels_.data_as<std::uint8_t>() + voxels * static_cast<std::size_t>(b), options_);
+      continue;
+    }
     generate(image_.f32() + image_elems * static_cast<std::size_t>(b),
              labels_.data_as<std::uint8_t>() + voxels * static_cast<std::size_t>(b), options_,
              data::Split::train, (base + index) % data::kCasesPerSplit);
@@ -172,6 +192,7 @@ StepResult Trainer::step() {
 
 EvalResult Trainer::evaluate(int cases) {
   EvalResult r;
+  if (dataset_) cases = std::min(cases, static_cast<int>(dataset_->held_out()));
   r.cases = cases;
   const int classes = options_.model.classes;
   r.dice.assign(static_cast<std::size_t>(classes), 0.0);
@@ -188,8 +209,12 @@ EvalResult Trainer::evaluate(int cases) {
   }
   ClassCounts pooled(classes);
   for (int i = 0; i < cases; ++i) {
-    generate(eval_image_.f32(), eval_labels_.data_as<std::uint8_t>(), options_,
-             data::Split::validation, static_cast<std::uint64_t>(i));
+    if (dataset_)  // the held-out cases: the last of the directory
+      load_nifti(*dataset_, dataset_->training_cases() + static_cast<std::size_t>(i),
+                 eval_image_.f32(), eval_labels_.data_as<std::uint8_t>(), options_);
+    else
+      generate(eval_image_.f32(), eval_labels_.data_as<std::uint8_t>(), options_,
+               data::Split::validation, static_cast<std::uint64_t>(i));
     eval_exec_->bind(eval_net_.image, eval_image_);
     const Tensor logits = eval_exec_->infer(eval_net_.logits);
     const ClassCounts c = count_predictions(*ctx_, logits, eval_labels_);

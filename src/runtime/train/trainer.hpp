@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/data/nifti_dataset.hpp"
 #include "runtime/data/synthetic_brats.hpp"
 #include "runtime/graph/autograd.hpp"
 #include "runtime/graph/executor.hpp"
@@ -59,6 +60,11 @@ struct TrainOptions {
   // Where the tensors of the step go: automatic (DRAM while it has room), or
   // cold = all in PMem (the naive file-mapping baseline of the benchmarks).
   Hint tensor_hint = Hint::automatic;
+  // NIfTI cases (docs/nifti.md) instead of synthetic ones: training reads case
+  // (index % training cases); the last min(4, n/5) cases of the directory are
+  // held out and evaluate() scores them. Only these inputs are z-scored here
+  // (synthetic cases come normalised from the generator).
+  std::string data_dir;
 };
 
 // Checks every field; the message names the option and what is accepted.
@@ -115,6 +121,8 @@ class Trainer {
   int steps_done() const noexcept { return step_; }
   // The tier plan's scheduler; nullptr without a DRAM budget.
   const plan::TierScheduler* tiering() const noexcept { return tiering_.get(); }
+  // The NIfTI cases of options().data_dir; nullptr for synthetic data.
+  const data::NiftiDataset* dataset() const noexcept { return dataset_.get(); }
 
  private:
   void fill_batch(int first_case);
@@ -131,6 +139,7 @@ class Trainer {
   model::Parameters params_;
   std::unique_ptr<graph::Executor> exec_;
   std::unique_ptr<plan::TierScheduler> tiering_;
+  std::unique_ptr<data::NiftiDataset> dataset_;
   Tensor image_, labels_;
   ClassCounts batch_counts_;
   // Inference: a batch-1 graph sharing the parameters.
