@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "op_support.hpp"
+#include "tensortier/runtime/describe.hpp"
 
 namespace tensortier::runtime {
 
@@ -24,19 +25,51 @@ std::string key(const MemoryDesc& md, float slope, bool training) {
          " slope " + std::to_string(slope);
 }
 
+// The primitive descriptors every call builds (and describe_relu reports).
+dnnl::eltwise_forward::primitive_desc fwd_pd(Context& ctx, const MemoryDesc& md, float slope,
+                                             bool training) {
+  dnnl::eltwise_forward::desc d(
+      training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, kAlg,
+      md, slope, 0.f);
+  return dnnl::eltwise_forward::primitive_desc(d, detail::user_scratchpad_attr(), ctx.engine());
+}
+
+dnnl::eltwise_backward::primitive_desc bwd_pd(Context& ctx, const MemoryDesc& md, float slope,
+                                              const dnnl::eltwise_forward::primitive_desc& hint) {
+  dnnl::eltwise_backward::desc d(kAlg, md, md, slope, 0.f);
+  return dnnl::eltwise_backward::primitive_desc(d, detail::user_scratchpad_attr(), ctx.engine(),
+                                                hint);
+}
+
 Plan& plan(Context& ctx, const MemoryDesc& md, float slope, bool training) {
   const std::string k = key(md, slope, training);
   return ctx.cache().get<Plan>(k, [&] {
-    dnnl::eltwise_forward::desc d(
-        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, kAlg,
-        md, slope, 0.f);
-    dnnl::eltwise_forward::primitive_desc pd(d, detail::user_scratchpad_attr(), ctx.engine());
+    const auto pd = fwd_pd(ctx, md, slope, training);
     detail::noted(ctx, k, "fwd", pd);
     return Plan{pd, dnnl::eltwise_forward(pd), std::nullopt, {}};
   });
 }
 
 }  // namespace
+
+PrimitiveMemory describe_relu(Context& ctx, const MemoryDesc& src, float negative_slope,
+                              PrimitivePass pass) {
+  PrimitiveMemory m;
+  if (pass == PrimitivePass::forward_training || pass == PrimitivePass::forward_inference) {
+    const auto pd = fwd_pd(ctx, src, negative_slope, pass == PrimitivePass::forward_training);
+    m.src = pd.src_desc();
+    m.dst = pd.dst_desc();
+    m.scratchpad = pd.scratchpad_desc();
+  } else if (pass == PrimitivePass::backward) {
+    const auto pd = bwd_pd(ctx, src, negative_slope, fwd_pd(ctx, src, negative_slope, true));
+    m.diff_dst = pd.diff_dst_desc();
+    m.diff_src = pd.diff_src_desc();
+    m.scratchpad = pd.scratchpad_desc();
+  } else {
+    detail::require(false, kOp, "no such pass to describe");
+  }
+  return m;
+}
 
 Tensor relu_forward(Context& ctx, const Tensor& src, const ActivationOptions& options,
                     ActivationSaved* saved) {
@@ -60,8 +93,7 @@ Tensor relu_backward(Context& ctx, const Tensor& diff_dst, const ActivationSaved
   const MemoryDesc& md = saved.dst.desc();
   Plan& p = plan(ctx, md, saved.negative_slope, true);
   if (!p.bwd_pd) {
-    dnnl::eltwise_backward::desc d(kAlg, md, md, saved.negative_slope, 0.f);
-    p.bwd_pd.emplace(d, detail::user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+    p.bwd_pd.emplace(bwd_pd(ctx, md, saved.negative_slope, p.fwd_pd));
     detail::noted(ctx, key(md, saved.negative_slope, true), "bwd", *p.bwd_pd);
     p.bwd = dnnl::eltwise_backward(*p.bwd_pd);
   }

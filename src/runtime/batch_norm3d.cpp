@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "op_support.hpp"
+#include "tensortier/runtime/describe.hpp"
 
 namespace tensortier::runtime {
 
@@ -33,14 +34,31 @@ std::string key(Context& ctx, const Dims& src, bool training, const BatchNorm3dO
          (o.fuse_relu ? " relu" : "");
 }
 
+// The primitive descriptors every call builds (and describe_batch_norm3d reports).
+dnnl::batch_normalization_forward::primitive_desc fwd_pd(Context& ctx, const Dims& src,
+                                                         bool training,
+                                                         const BatchNorm3dOptions& o) {
+  dnnl::batch_normalization_forward::desc d(
+      training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+      ctx.activation_desc(src), o.epsilon, flags(training, o.fuse_relu));
+  return dnnl::batch_normalization_forward::primitive_desc(d, detail::user_scratchpad_attr(),
+                                                           ctx.engine());
+}
+
+dnnl::batch_normalization_backward::primitive_desc bwd_pd(
+    Context& ctx, const Dims& src, const BatchNorm3dOptions& o,
+    const dnnl::batch_normalization_forward::primitive_desc& hint) {
+  const MemoryDesc md = ctx.activation_desc(src);
+  dnnl::batch_normalization_backward::desc d(dnnl::prop_kind::backward, md, md, o.epsilon,
+                                             flags(true, o.fuse_relu));
+  return dnnl::batch_normalization_backward::primitive_desc(d, detail::user_scratchpad_attr(),
+                                                            ctx.engine(), hint);
+}
+
 Plan& plan(Context& ctx, const Dims& src, bool training, const BatchNorm3dOptions& o) {
   const std::string k = key(ctx, src, training, o);
   return ctx.cache().get<Plan>(k, [&] {
-    dnnl::batch_normalization_forward::desc d(
-        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-        ctx.activation_desc(src), o.epsilon, flags(training, o.fuse_relu));
-    dnnl::batch_normalization_forward::primitive_desc pd(d, detail::user_scratchpad_attr(),
-                                                         ctx.engine());
+    const auto pd = fwd_pd(ctx, src, training, o);
     detail::noted(ctx, k, "fwd", pd);
     return Plan{pd, dnnl::batch_normalization_forward(pd), std::nullopt, {}};
   });
@@ -54,6 +72,32 @@ void check_channel_vector(const Tensor& t, std::int64_t channels, const char* na
 }
 
 }  // namespace
+
+PrimitiveMemory describe_batch_norm3d(Context& ctx, const Dims& src,
+                                      const BatchNorm3dOptions& options, PrimitivePass pass) {
+  detail::require(src.size() == 5, kOp, "src must have 5 dimensions");
+  PrimitiveMemory m;
+  if (pass == PrimitivePass::forward_training || pass == PrimitivePass::forward_inference) {
+    const auto pd = fwd_pd(ctx, src, pass == PrimitivePass::forward_training, options);
+    m.src = pd.src_desc();
+    m.dst = pd.dst_desc();
+    if (pass == PrimitivePass::forward_training) {
+      m.mean = pd.mean_desc();
+      m.variance = pd.variance_desc();
+      if (options.fuse_relu) m.workspace = pd.workspace_desc();
+    }
+    m.scratchpad = pd.scratchpad_desc();
+  } else if (pass == PrimitivePass::backward) {
+    const auto pd = bwd_pd(ctx, src, options, fwd_pd(ctx, src, true, options));
+    m.src = pd.src_desc();
+    m.diff_dst = pd.diff_dst_desc();
+    m.diff_src = pd.diff_src_desc();
+    m.scratchpad = pd.scratchpad_desc();
+  } else {
+    detail::require(false, kOp, "no such pass to describe");
+  }
+  return m;
+}
 
 Tensor batch_norm3d_forward_training(Context& ctx, const Tensor& src, const Tensor& scale,
                                      const Tensor& shift, const Tensor& running_mean,
@@ -136,11 +180,7 @@ BatchNorm3dGrads batch_norm3d_backward(Context& ctx, const Tensor& diff_dst,
                       detail::dims_text(s));
   Plan& p = plan(ctx, s, true, saved.options);
   if (!p.bwd_pd) {
-    const MemoryDesc md = ctx.activation_desc(s);
-    dnnl::batch_normalization_backward::desc d(dnnl::prop_kind::backward, md, md,
-                                               saved.options.epsilon,
-                                               flags(true, saved.options.fuse_relu));
-    p.bwd_pd.emplace(d, detail::user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+    p.bwd_pd.emplace(bwd_pd(ctx, s, saved.options, p.fwd_pd));
     detail::noted(ctx, key(ctx, s, true, saved.options), "bwd", *p.bwd_pd);
     p.bwd = dnnl::batch_normalization_backward(*p.bwd_pd);
   }

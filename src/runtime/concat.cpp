@@ -3,6 +3,7 @@
 #include "tensortier/runtime/concat.hpp"
 
 #include "op_support.hpp"
+#include "tensortier/runtime/describe.hpp"
 
 namespace tensortier::runtime {
 
@@ -15,7 +16,29 @@ struct Plan {
   dnnl::concat primitive;
 };
 
+// The primitive descriptor every call builds (and describe_concat reports).
+dnnl::concat::primitive_desc concat_pd(Context& ctx, const MemoryDesc& dst,
+                                       const std::vector<MemoryDesc>& srcs) {
+  return dnnl::concat::primitive_desc(dst, 1, srcs, ctx.engine(), detail::user_scratchpad_attr());
+}
+
 }  // namespace
+
+PrimitiveMemory describe_concat(Context& ctx, const std::vector<Dims>& srcs) {
+  detail::require(!srcs.empty() && srcs[0].size() == 5, kOp, "needs 5-D srcs");
+  std::vector<MemoryDesc> mds;
+  Dims dst_dims = srcs[0];
+  dst_dims[1] = 0;
+  for (const Dims& d : srcs) {
+    mds.push_back(ctx.activation_desc(d));
+    dst_dims[1] += d[1];
+  }
+  const auto pd = concat_pd(ctx, ctx.activation_desc(dst_dims), mds);
+  PrimitiveMemory m;
+  m.dst = pd.dst_desc();
+  m.scratchpad = pd.scratchpad_desc();
+  return m;
+}
 
 Tensor concat_forward(Context& ctx, std::span<const Tensor> srcs, ConcatSaved* saved) {
   detail::require(!srcs.empty(), kOp, "no srcs");
@@ -44,7 +67,7 @@ Tensor concat_forward(Context& ctx, std::span<const Tensor> srcs, ConcatSaved* s
   std::string k = std::string(kOp) + " " + detail::desc_key(dst_md) + " parts";
   for (auto c : shape.channels) k += " " + std::to_string(c);
   Plan& p = ctx.cache().get<Plan>(k, [&] {
-    dnnl::concat::primitive_desc pd(dst_md, 1, mds, ctx.engine(), detail::user_scratchpad_attr());
+    auto pd = concat_pd(ctx, dst_md, mds);
     detail::noted(ctx, k, "fwd", pd);
     return Plan{pd, dnnl::concat(pd)};
   });

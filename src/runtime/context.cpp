@@ -2,6 +2,7 @@
 #include "tensortier/runtime/context.hpp"
 
 #include "op_support.hpp"
+#include "tensortier/runtime/describe.hpp"
 
 namespace tensortier::runtime {
 
@@ -73,15 +74,26 @@ struct ReorderPlan {
   dnnl::reorder primitive;
   MemoryDesc scratchpad;
 };
+
+// The primitive descriptor every reorder builds (and describe_reorder reports).
+dnnl::reorder::primitive_desc reorder_pd(const dnnl::engine& engine, const MemoryDesc& src,
+                                         const MemoryDesc& dst) {
+  return dnnl::reorder::primitive_desc(engine, src, engine, dst, detail::user_scratchpad_attr());
+}
 }  // namespace
+
+PrimitiveMemory describe_reorder(Context& ctx, const MemoryDesc& src, const MemoryDesc& dst) {
+  PrimitiveMemory m;
+  m.scratchpad = reorder_pd(ctx.engine(), src, dst).scratchpad_desc();
+  return m;
+}
 
 void Context::reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   const MemoryDesc src_md = src.get_desc();
   const MemoryDesc dst_md = dst.get_desc();
   const std::string key = "reorder " + detail::desc_key(src_md) + " -> " + detail::desc_key(dst_md);
   ReorderPlan& plan = cache_.get<ReorderPlan>(key, [&] {
-    dnnl::reorder::primitive_desc pd(engine_, src_md, engine_, dst_md,
-                                     detail::user_scratchpad_attr());
+    const dnnl::reorder::primitive_desc pd = reorder_pd(engine_, src_md, dst_md);
     cache_.note_impl(key, "reorder", pd.impl_info_str());
     return ReorderPlan{dnnl::reorder(pd), pd.scratchpad_desc()};
   });

@@ -10,16 +10,14 @@ namespace {
 using Runner = detail::ConvRunner<dnnl::convolution_forward, dnnl::convolution_backward_data,
                                   dnnl::convolution_backward_weights>;
 
-detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has_bias,
-                              const Conv3dOptions& o) {
-  constexpr const char* op = "conv3d";
-  detail::require_f32(src, 5, op, "src");
-  detail::require_f32(weights, 5, op, "weights");
+constexpr const char* kOp = "conv3d";
+
+detail::ConvGeometry geometry(const Dims& s, const Dims& w, bool has_bias, const Conv3dOptions& o) {
+  constexpr const char* op = kOp;
+  detail::require(s.size() == 5 && w.size() == 5, op, "src and weights must have 5 dimensions");
   detail::require(o.kernel >= 1 && o.padding >= 0 && o.padding < o.kernel, op,
                   "kernel " + std::to_string(o.kernel) + ", padding " +
                       std::to_string(o.padding) + ": need kernel >= 1, 0 <= padding < kernel");
-  const Dims s = src.dims();
-  const Dims w = weights.dims();
   detail::require(w[1] == s[1] && w[2] == o.kernel && w[3] == o.kernel && w[4] == o.kernel, op,
                   "weights " + detail::dims_text(w) + " do not match src " +
                       detail::dims_text(s) + " and kernel " + std::to_string(o.kernel));
@@ -32,7 +30,19 @@ detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has
           {o.padding, o.padding, o.padding}};
 }
 
+detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has_bias,
+                              const Conv3dOptions& o) {
+  detail::require_f32(src, 5, kOp, "src");
+  detail::require_f32(weights, 5, kOp, "weights");
+  return geometry(src.dims(), weights.dims(), has_bias, o);
+}
+
 }  // namespace
+
+PrimitiveMemory describe_conv3d(Context& ctx, const Dims& src, const Dims& weights, bool bias,
+                                const Conv3dOptions& options, PrimitivePass pass) {
+  return Runner::describe(ctx, geometry(src, weights, bias, options), pass);
+}
 
 Tensor conv3d_forward(Context& ctx, const Tensor& src, const Tensor& weights, const Tensor& bias,
                       const Conv3dOptions& options, Conv3dSaved* saved) {

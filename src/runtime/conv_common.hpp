@@ -13,6 +13,7 @@
 
 #include "op_support.hpp"
 #include "tensortier/runtime/context.hpp"
+#include "tensortier/runtime/describe.hpp"
 
 namespace tensortier::runtime::detail {
 
@@ -46,19 +47,69 @@ class ConvRunner {
            (g.bias ? " bias" : "") + " s " + dims_text(g.strides) + " p " + dims_text(g.padding);
   }
 
+  // The primitive descriptors every call builds (and describe() reports).
+  static typename Fwd::primitive_desc fwd_pd(Context& ctx, const ConvGeometry& g, bool training) {
+    const MemoryDesc src_md = ctx.activation_desc(g.src);
+    const MemoryDesc dst_md = ctx.activation_desc(g.dst);
+    const MemoryDesc w_md(g.weights, DataType::f32, Tag::any);
+    const MemoryDesc b_md = g.bias ? MemoryDesc({g.weights[0]}, DataType::f32, Tag::x)
+                                   : MemoryDesc();
+    typename Fwd::desc d(training ? dnnl::prop_kind::forward_training
+                                  : dnnl::prop_kind::forward_inference,
+                         g.algorithm, src_md, w_md, b_md, dst_md, g.strides, g.padding,
+                         g.padding);
+    return typename Fwd::primitive_desc(d, user_scratchpad_attr(), ctx.engine());
+  }
+  static typename BwdData::primitive_desc bwd_data_pd(Context& ctx, const ConvGeometry& g,
+                                                      const typename Fwd::primitive_desc& hint) {
+    typename BwdData::desc d(g.algorithm, ctx.activation_desc(g.src),
+                             MemoryDesc(g.weights, DataType::f32, Tag::any),
+                             ctx.activation_desc(g.dst), g.strides, g.padding, g.padding);
+    return typename BwdData::primitive_desc(d, user_scratchpad_attr(), ctx.engine(), hint);
+  }
+  static typename BwdWeights::primitive_desc bwd_weights_pd(
+      Context& ctx, const ConvGeometry& g, const typename Fwd::primitive_desc& hint) {
+    const MemoryDesc b_md = g.bias ? MemoryDesc({g.weights[0]}, DataType::f32, Tag::x)
+                                   : MemoryDesc();
+    typename BwdWeights::desc d(g.algorithm, ctx.activation_desc(g.src),
+                                MemoryDesc(g.weights, DataType::f32, Tag::any), b_md,
+                                ctx.activation_desc(g.dst), g.strides, g.padding, g.padding);
+    return typename BwdWeights::primitive_desc(d, user_scratchpad_attr(), ctx.engine(), hint);
+  }
+
+  // What a call of `pass` allocates besides its outputs (describe.hpp).
+  static PrimitiveMemory describe(Context& ctx, const ConvGeometry& g, PrimitivePass pass) {
+    PrimitiveMemory m;
+    if (pass == PrimitivePass::forward_training || pass == PrimitivePass::forward_inference) {
+      const auto pd = fwd_pd(ctx, g, pass == PrimitivePass::forward_training);
+      m.src = pd.src_desc();
+      m.weights = pd.weights_desc();
+      m.bias = pd.bias_desc();
+      m.dst = pd.dst_desc();
+      m.scratchpad = pd.scratchpad_desc();
+    } else if (pass == PrimitivePass::backward_data) {
+      const auto pd = bwd_data_pd(ctx, g, fwd_pd(ctx, g, true));
+      m.diff_dst = pd.diff_dst_desc();
+      m.weights = pd.weights_desc();
+      m.diff_src = pd.diff_src_desc();
+      m.scratchpad = pd.scratchpad_desc();
+    } else if (pass == PrimitivePass::backward_weights) {
+      const auto pd = bwd_weights_pd(ctx, g, fwd_pd(ctx, g, true));
+      m.src = pd.src_desc();
+      m.diff_dst = pd.diff_dst_desc();
+      m.diff_weights = pd.diff_weights_desc();
+      if (g.bias) m.diff_bias = pd.diff_bias_desc();
+      m.scratchpad = pd.scratchpad_desc();
+    } else {
+      throw std::invalid_argument(std::string(g.op) + ": no such pass to describe");
+    }
+    return m;
+  }
+
   static Plan& plan(Context& ctx, const ConvGeometry& g, bool training) {
     const std::string k = key(ctx, g, training);
     return ctx.cache().template get<Plan>(k, [&] {
-      const MemoryDesc src_md = ctx.activation_desc(g.src);
-      const MemoryDesc dst_md = ctx.activation_desc(g.dst);
-      const MemoryDesc w_md(g.weights, DataType::f32, Tag::any);
-      const MemoryDesc b_md = g.bias ? MemoryDesc({g.weights[0]}, DataType::f32, Tag::x)
-                                     : MemoryDesc();
-      typename Fwd::desc d(training ? dnnl::prop_kind::forward_training
-                                    : dnnl::prop_kind::forward_inference,
-                           g.algorithm, src_md, w_md, b_md, dst_md, g.strides, g.padding,
-                           g.padding);
-      typename Fwd::primitive_desc pd(d, user_scratchpad_attr(), ctx.engine());
+      const auto pd = fwd_pd(ctx, g, training);
       noted(ctx, k, "fwd", pd);
       return Plan{pd, Fwd(pd), std::nullopt, BwdData(), std::nullopt, BwdWeights()};
     });
@@ -99,10 +150,7 @@ class ConvRunner {
     Tensor dd;  // diff_dst in the layout the backward primitives take
     if (need_diff_src) {
       if (!p.bwd_data_pd) {
-        typename BwdData::desc d(g.algorithm, ctx.activation_desc(g.src),
-                                 MemoryDesc(g.weights, DataType::f32, Tag::any),
-                                 ctx.activation_desc(g.dst), g.strides, g.padding, g.padding);
-        p.bwd_data_pd.emplace(d, user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+        p.bwd_data_pd.emplace(bwd_data_pd(ctx, g, p.fwd_pd));
         noted(ctx, k, "bwd_data", *p.bwd_data_pd);
         p.bwd_data = BwdData(*p.bwd_data_pd);
       }
@@ -116,12 +164,7 @@ class ConvRunner {
                    {DNNL_ARG_DIFF_SRC, grads.diff_src.memory(ctx.engine())}});
     }
     if (!p.bwd_weights_pd) {
-      const MemoryDesc b_md = g.bias ? MemoryDesc({g.weights[0]}, DataType::f32, Tag::x)
-                                     : MemoryDesc();
-      typename BwdWeights::desc d(g.algorithm, ctx.activation_desc(g.src),
-                                  MemoryDesc(g.weights, DataType::f32, Tag::any), b_md,
-                                  ctx.activation_desc(g.dst), g.strides, g.padding, g.padding);
-      p.bwd_weights_pd.emplace(d, user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+      p.bwd_weights_pd.emplace(bwd_weights_pd(ctx, g, p.fwd_pd));
       noted(ctx, k, "bwd_weights", *p.bwd_weights_pd);
       p.bwd_weights = BwdWeights(*p.bwd_weights_pd);
     }

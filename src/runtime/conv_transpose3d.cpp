@@ -11,12 +11,11 @@ namespace {
 using Runner = detail::ConvRunner<dnnl::deconvolution_forward, dnnl::deconvolution_backward_data,
                                   dnnl::deconvolution_backward_weights>;
 
-detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has_bias) {
-  constexpr const char* op = "conv_transpose3d";
-  detail::require_f32(src, 5, op, "src");
-  detail::require_f32(weights, 5, op, "weights");
-  const Dims s = src.dims();
-  const Dims w = weights.dims();
+constexpr const char* kOp = "conv_transpose3d";
+
+detail::ConvGeometry geometry(const Dims& s, const Dims& w, bool has_bias) {
+  constexpr const char* op = kOp;
+  detail::require(s.size() == 5 && w.size() == 5, op, "src and weights must have 5 dimensions");
   detail::require(w[1] == s[1] && w[2] == 2 && w[3] == 2 && w[4] == 2, op,
                   "weights " + detail::dims_text(w) + " do not match src " +
                       detail::dims_text(s) + " (expected OC x " + std::to_string(s[1]) +
@@ -25,7 +24,18 @@ detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has
           Dims{s[0], w[0], 2 * s[2], 2 * s[3], 2 * s[4]}, has_bias, {2, 2, 2}, {0, 0, 0}};
 }
 
+detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has_bias) {
+  detail::require_f32(src, 5, kOp, "src");
+  detail::require_f32(weights, 5, kOp, "weights");
+  return geometry(src.dims(), weights.dims(), has_bias);
+}
+
 }  // namespace
+
+PrimitiveMemory describe_conv_transpose3d(Context& ctx, const Dims& src, const Dims& weights,
+                                          bool bias, PrimitivePass pass) {
+  return Runner::describe(ctx, geometry(src, weights, bias), pass);
+}
 
 Tensor conv_transpose3d_forward(Context& ctx, const Tensor& src, const Tensor& weights,
                                 const Tensor& bias, ConvTranspose3dSaved* saved) {

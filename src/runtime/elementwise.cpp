@@ -2,6 +2,7 @@
 #include "tensortier/runtime/elementwise.hpp"
 
 #include "op_support.hpp"
+#include "tensortier/runtime/describe.hpp"
 
 namespace tensortier::runtime {
 
@@ -14,6 +15,12 @@ struct Plan {
   dnnl::binary primitive;
 };
 
+// The primitive descriptor every call builds (and describe_add reports).
+dnnl::binary::primitive_desc add_pd(Context& ctx, const MemoryDesc& md) {
+  dnnl::binary::desc d(dnnl::algorithm::binary_add, md, md, md);
+  return dnnl::binary::primitive_desc(d, detail::user_scratchpad_attr(), ctx.engine());
+}
+
 void run(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& dst) {
   detail::require(a.defined() && b.defined() && a.data_type() == DataType::f32 &&
                       b.data_type() == DataType::f32 && a.dims() == b.dims(),
@@ -22,8 +29,7 @@ void run(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& dst) {
   const MemoryDesc& md = a.desc();
   const std::string k = std::string(kOp) + " " + detail::desc_key(md);
   Plan& p = ctx.cache().get<Plan>(k, [&] {
-    dnnl::binary::desc d(dnnl::algorithm::binary_add, md, md, md);
-    dnnl::binary::primitive_desc pd(d, detail::user_scratchpad_attr(), ctx.engine());
+    const auto pd = add_pd(ctx, md);
     detail::noted(ctx, k, "fwd", pd);
     return Plan{pd, dnnl::binary(pd)};
   });
@@ -35,6 +41,12 @@ void run(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& dst) {
 }
 
 }  // namespace
+
+PrimitiveMemory describe_add(Context& ctx, const MemoryDesc& md) {
+  PrimitiveMemory m;
+  m.scratchpad = add_pd(ctx, md).scratchpad_desc();
+  return m;
+}
 
 Tensor add(Context& ctx, const Tensor& a, const Tensor& b) {
   detail::require(a.defined(), kOp, "a is undefined");

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "op_support.hpp"
+#include "tensortier/runtime/describe.hpp"
 
 namespace tensortier::runtime {
 
@@ -32,20 +33,55 @@ std::string key(Context& ctx, const Dims& src, bool training) {
          detail::desc_key(ctx.activation_desc(src));
 }
 
+// The primitive descriptors every call builds (and describe_max_pool3d reports).
+dnnl::pooling_forward::primitive_desc fwd_pd(Context& ctx, const Dims& src, bool training) {
+  dnnl::pooling_forward::desc d(
+      training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+      dnnl::algorithm::pooling_max, ctx.activation_desc(src), ctx.activation_desc(pooled(src)),
+      kWindow, kWindow, kNoPad, kNoPad);
+  return dnnl::pooling_forward::primitive_desc(d, detail::user_scratchpad_attr(), ctx.engine());
+}
+
+dnnl::pooling_backward::primitive_desc bwd_pd(Context& ctx, const Dims& src,
+                                              const dnnl::pooling_forward::primitive_desc& hint) {
+  dnnl::pooling_backward::desc d(dnnl::algorithm::pooling_max, ctx.activation_desc(src),
+                                 ctx.activation_desc(pooled(src)), kWindow, kWindow, kNoPad,
+                                 kNoPad);
+  return dnnl::pooling_backward::primitive_desc(d, detail::user_scratchpad_attr(), ctx.engine(),
+                                                hint);
+}
+
 Plan& plan(Context& ctx, const Dims& src, bool training) {
   const std::string k = key(ctx, src, training);
   return ctx.cache().get<Plan>(k, [&] {
-    dnnl::pooling_forward::desc d(
-        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-        dnnl::algorithm::pooling_max, ctx.activation_desc(src), ctx.activation_desc(pooled(src)),
-        kWindow, kWindow, kNoPad, kNoPad);
-    dnnl::pooling_forward::primitive_desc pd(d, detail::user_scratchpad_attr(), ctx.engine());
+    const auto pd = fwd_pd(ctx, src, training);
     detail::noted(ctx, k, "fwd", pd);
     return Plan{pd, dnnl::pooling_forward(pd), std::nullopt, {}};
   });
 }
 
 }  // namespace
+
+PrimitiveMemory describe_max_pool3d(Context& ctx, const Dims& src, PrimitivePass pass) {
+  detail::require(src.size() == 5, kOp, "src must have 5 dimensions");
+  PrimitiveMemory m;
+  if (pass == PrimitivePass::forward_training || pass == PrimitivePass::forward_inference) {
+    const auto pd = fwd_pd(ctx, src, pass == PrimitivePass::forward_training);
+    m.src = pd.src_desc();
+    m.dst = pd.dst_desc();
+    if (pass == PrimitivePass::forward_training) m.workspace = pd.workspace_desc();
+    m.scratchpad = pd.scratchpad_desc();
+  } else if (pass == PrimitivePass::backward) {
+    const auto pd = bwd_pd(ctx, src, fwd_pd(ctx, src, true));
+    m.diff_dst = pd.diff_dst_desc();
+    m.diff_src = pd.diff_src_desc();
+    m.workspace = pd.workspace_desc();
+    m.scratchpad = pd.scratchpad_desc();
+  } else {
+    detail::require(false, kOp, "no such pass to describe");
+  }
+  return m;
+}
 
 Tensor max_pool3d_forward(Context& ctx, const Tensor& src, MaxPool3dSaved* saved) {
   detail::require_f32(src, 5, kOp, "src");
@@ -71,11 +107,7 @@ Tensor max_pool3d_backward(Context& ctx, const Tensor& diff_dst, const MaxPool3d
                       detail::dims_text(saved.src_dims));
   Plan& p = plan(ctx, saved.src_dims, true);
   if (!p.bwd_pd) {
-    dnnl::pooling_backward::desc d(dnnl::algorithm::pooling_max,
-                                   ctx.activation_desc(saved.src_dims),
-                                   ctx.activation_desc(diff_dst.dims()), kWindow, kWindow, kNoPad,
-                                   kNoPad);
-    p.bwd_pd.emplace(d, detail::user_scratchpad_attr(), ctx.engine(), p.fwd_pd);
+    p.bwd_pd.emplace(bwd_pd(ctx, saved.src_dims, p.fwd_pd));
     detail::noted(ctx, key(ctx, saved.src_dims, true), "bwd", *p.bwd_pd);
     p.bwd = dnnl::pooling_backward(*p.bwd_pd);
   }

@@ -1,17 +1,23 @@
-// `tensortier plan`: the memory plan of a 3D U-Net configuration without
-// running it — the schedule's footprints (naive, freed at last use, lower
-// bound), the smallest feasible DRAM budget, and with --dram-limit the tier
-// plan: planned DRAM peak and the bytes migrated per step; --schedule prints
-// it per tensor and per step.
+// `tensortier plan`: the memory of a 3D U-Net configuration without running
+// it (docs/planner.md) — the exact footprints (naive, with buffer reuse, and
+// the peak the runtime's allocator will reach, from the footprint model in
+// src/runtime/plan/footprint.hpp), the smallest feasible DRAM budget, the
+// tier plan for a DRAM budget (--dram-limit: PMem needed, bytes migrated per
+// step) or the DRAM needed next to a PMem size (--pmem), and the projected
+// step time for given bandwidths; --schedule prints the plan per tensor and
+// per step.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "commands.hpp"
 #include "runtime/graph/autograd.hpp"
+#include "runtime/plan/footprint.hpp"
 #include "runtime/plan/tier_plan.hpp"
+#include "tensortier/allocator.hpp"
 
 namespace tensortier::cli {
 namespace {
@@ -25,22 +31,127 @@ std::string op_text(const tg::Graph& g, const tp::Liveness& l, int step) {
   return "step " + std::to_string(step) + ", " + tg::op_kind_name(op.kind) + " '" + op.name + "'";
 }
 
+// Bytes of planned tensors outside DRAM at the worst step: what PMem must hold.
+std::uint64_t pmem_needed(const tp::Liveness& l, const tp::TierPlan& plan) {
+  std::uint64_t need = 0;
+  for (std::size_t s = 0; s < plan.dram_bytes.size(); ++s) {
+    const std::uint64_t live = l.live_bytes[s] + l.persistent_bytes;
+    if (live > plan.dram_bytes[s]) need = std::max(need, live - plan.dram_bytes[s]);
+  }
+  return need;
+}
+
+struct Bandwidths {
+  double compute_gflops, dram_gbps, pmem_read_gbps, pmem_write_gbps;
+};
+
+// The projected step (or pass) time under a tier plan (docs/planner.md):
+// max(compute, the mover's demotions and prefetches) + in-place PMem traffic
+// + synchronous fetches.
+struct Projection {
+  double compute_s = 0, mover_s = 0, in_place_s = 0, fetch_s = 0, step_s = 0;
+  std::uint64_t in_place_read = 0, in_place_write = 0;
+};
+
+Projection project(const tg::Graph& g, const tp::Liveness& l, const tp::TierPlan* plan,
+                   const Bandwidths& bw) {
+  Projection p;
+  const double giga = 1e9;
+  double flops = 0;
+  for (tp::OpId id : l.steps) flops += g.op(id).flops;
+  p.compute_s = flops / (bw.compute_gflops * giga);
+  if (plan != nullptr) {
+    const double to_pmem = std::min(bw.dram_gbps, bw.pmem_write_gbps) * giga;
+    const double from_pmem = std::min(bw.dram_gbps, bw.pmem_read_gbps) * giga;
+    p.mover_s = static_cast<double>(plan->bytes_demoted) / to_pmem +
+                static_cast<double>(plan->bytes_prefetched) / from_pmem;
+    for (std::size_t s = 0; s < plan->actions.size(); ++s) {
+      const tg::OpNode& op = g.op(l.steps[s]);
+      for (tp::TensorId t : plan->actions[s].in_place) {
+        const tp::Interval* i = l.find(t);
+        if (i == nullptr) continue;
+        // Written where the op defines or updates it, read where it is an input.
+        const bool updated = std::find(op.updates.begin(), op.updates.end(), t) != op.updates.end();
+        if (i->first == static_cast<int>(s) || updated) p.in_place_write += i->bytes;
+        if (i->first != static_cast<int>(s)) p.in_place_read += i->bytes;
+      }
+    }
+    p.in_place_s = static_cast<double>(p.in_place_read) / (bw.pmem_read_gbps * giga) +
+                   static_cast<double>(p.in_place_write) / (bw.pmem_write_gbps * giga);
+    p.fetch_s = static_cast<double>(plan->bytes_fetched) / from_pmem;
+  }
+  p.step_s = std::max(p.compute_s, p.mover_s) + p.in_place_s + p.fetch_s;
+  return p;
+}
+
+nlohmann::json projection_json(const Projection& p) {
+  return {{"compute_seconds", p.compute_s},   {"mover_seconds", p.mover_s},
+          {"in_place_seconds", p.in_place_s}, {"fetch_seconds", p.fetch_s},
+          {"step_seconds", p.step_s},         {"in_place_read_bytes", p.in_place_read},
+          {"in_place_write_bytes", p.in_place_write}};
+}
+
+nlohmann::json plan_json(const tp::Liveness& l, const tp::TierPlan& plan) {
+  return {{"dram_budget_bytes", plan.budget},
+          {"planned_dram_peak_bytes", plan.planned_peak},
+          {"pmem_needed_bytes", pmem_needed(l, plan)},
+          {"bytes_demoted", plan.bytes_demoted},
+          {"bytes_prefetched", plan.bytes_prefetched},
+          {"bytes_fetched", plan.bytes_fetched},
+          {"bytes_in_place", plan.bytes_in_place}};
+}
+
+void print_plan(const char* title, const tp::Liveness& l, const tp::TierPlan& plan,
+                const Projection& p) {
+  std::printf("  %s\n", title);
+  std::printf("    %-50s %12s\n", "planned DRAM peak (tensors)", format_bytes(plan.planned_peak).c_str());
+  std::printf("    %-50s %12s\n", "PMem needed (tensors outside DRAM at the worst op)",
+              format_bytes(pmem_needed(l, plan)).c_str());
+  std::printf("    %-50s %12s\n", "demoted per step", format_bytes(plan.bytes_demoted).c_str());
+  std::printf("    %-50s %12s\n", "prefetched per step (overlapping compute)",
+              format_bytes(plan.bytes_prefetched).c_str());
+  std::printf("    %-50s %12s\n", "fetched on demand per step (stalls)",
+              format_bytes(plan.bytes_fetched).c_str());
+  std::printf("    %-50s %12s\n", "used in place in PMem per step",
+              format_bytes(plan.bytes_in_place).c_str());
+  std::printf("    %-50s %10.3f s  (compute %.3f, mover %.3f, in place %.3f, stalls %.3f)\n",
+              "projected step time", p.step_s, p.compute_s, p.mover_s, p.in_place_s, p.fetch_s);
+}
+
+// "1024^3" as well as what parse_dims takes.
+std::string cube_size(std::string text) {
+  if (const auto hat = text.find('^'); hat != std::string::npos && text.substr(hat) == "^3")
+    text.resize(hat);
+  return text;
+}
+
 }  // namespace
 
 CLI::App* add_plan_command(CLI::App& app, PlanCommand& cmd) {
   auto* c = app.add_subcommand(
       "plan", "Plan the memory of a 3D U-Net configuration without running it");
   add_model_options(c, cmd.model);
+  c->add_option("--channels", cmd.channels, "Input channels (MRI modalities, default 4)");
   c->add_option("--mode", cmd.mode, "training (default) or inference")
       ->check(CLI::IsMember({"training", "inference"}));
   c->add_option("--optimizer", cmd.optimizer, "sgd (momentum) or adam")
       ->check(CLI::IsMember({"sgd", "adam"}));
-  c->add_option("--dram-limit", cmd.dram_limit, "Plan the tiers for this DRAM budget");
+  c->add_option("--dram-limit", cmd.dram_limit,
+                "Plan the tiers for this DRAM budget: PMem needed, bytes migrated, step time");
+  c->add_option("--pmem", cmd.pmem, "DRAM needed next to this much PMem (the smallest budget "
+                                    "whose plan fits the rest in it)");
   c->add_option("--reserve", cmd.reserve,
                 "DRAM kept free for op internals (default: automatic, as `train` does)");
   c->add_flag("--no-in-place", cmd.no_in_place,
               "Plan without ops using PMem in place (a budget below the largest working set "
               "of one op is then infeasible)");
+  c->add_option("--compute-gflops", cmd.compute_gflops,
+                "Sustained convolution GFLOP/s for the projected step time (default 1000)");
+  c->add_option("--dram-gbps", cmd.dram_gbps, "DRAM bandwidth, GB/s (default 100)");
+  c->add_option("--dimms", cmd.dimms, "Optane DIMMs (default 6: one socket)");
+  c->add_option("--pmem-read-gbps", cmd.pmem_read_gbps, "PMem read bandwidth, GB/s (default 6.6 x dimms)");
+  c->add_option("--pmem-write-gbps", cmd.pmem_write_gbps,
+                "PMem write bandwidth, GB/s (default 2.3 x dimms)");
   c->add_flag("--schedule", cmd.schedule,
               "Print the per-tensor plan (PMem spans) and the migrations per step");
   c->add_option("--json", cmd.json_path, "Write the plan as JSON to FILE (- for stdout)");
@@ -48,55 +159,126 @@ CLI::App* add_plan_command(CLI::App& app, PlanCommand& cmd) {
 }
 
 int run_plan(const PlanCommand& cmd) {
-  auto dims = parse_dims(cmd.model.size);
+  auto bad = [](const std::string& what) { return fail(Status(Errc::invalid_argument, what)); };
+  auto dims = parse_dims(cube_size(cmd.model.size));
   if (!dims) return fail(dims.status());
-  const runtime::model::UNet3dConfig config = unet_config(cmd.model);
-  const runtime::Dims input{cmd.model.batch, config.in_channels, dims->depth, dims->height, dims->width};
-  if (cmd.model.batch < 1) return fail(Status(Errc::invalid_argument, "--batch must be >= 1"));
+  if (dims->depth < 1 || dims->height < 1 || dims->width < 1)
+    return bad("--size '" + cmd.model.size + "': every dimension must be >= 1");
+  runtime::model::UNet3dConfig config = unet_config(cmd.model);
+  config.in_channels = cmd.channels;
+  if (cmd.model.batch < 1) return bad("--batch must be >= 1");
+  if (cmd.channels < 1) return bad("--channels must be >= 1");
+  if (!(cmd.compute_gflops > 0)) return bad("--compute-gflops must be > 0");
+  if (!(cmd.dram_gbps > 0)) return bad("--dram-gbps must be > 0");
+  if (cmd.dimms < 1) return bad("--dimms must be >= 1");
+  if (cmd.pmem_read_gbps < 0 || cmd.pmem_write_gbps < 0)
+    return bad("--pmem-read-gbps and --pmem-write-gbps must be > 0");
+  if (!cmd.dram_limit.empty() && !cmd.pmem.empty())
+    return bad("--dram-limit and --pmem: give one (the other is what the plan finds)");
+  const Bandwidths bw{cmd.compute_gflops, cmd.dram_gbps,
+                      cmd.pmem_read_gbps > 0 ? cmd.pmem_read_gbps : 6.6 * cmd.dimms,
+                      cmd.pmem_write_gbps > 0 ? cmd.pmem_write_gbps : 2.3 * cmd.dimms};
+  const runtime::Dims input{cmd.model.batch, config.in_channels, dims->depth, dims->height,
+                            dims->width};
   if (Status s = runtime::model::validate(config, input); !s) return fail(s);
   const bool training = cmd.mode == "training";
+  std::optional<std::uint64_t> budget, pmem_size, reserve_option;
+  if (!cmd.dram_limit.empty()) {
+    auto b = parse_size(cmd.dram_limit);
+    if (!b) return fail(b.status().with_context("--dram-limit"));
+    budget = *b;
+  }
+  if (!cmd.pmem.empty()) {
+    auto b = parse_size(cmd.pmem);
+    if (!b) return fail(b.status().with_context("--pmem"));
+    pmem_size = *b;
+  }
+  if (!cmd.reserve.empty()) {
+    auto r = parse_size(cmd.reserve);
+    if (!r) return fail(r.status().with_context("--reserve"));
+    reserve_option = *r;
+  }
+
+  // A context for the primitive descriptors; nothing is allocated from it.
+  AllocatorOptions alloc_options;
+  alloc_options.config.pmem.scheme = PmemSpec::Scheme::none;
+  auto alloc = Allocator::create(alloc_options);
+  if (!alloc) return fail(alloc.status());
+  runtime::Context ctx(**alloc);
 
   tg::Graph graph;
+  tp::Footprint fp;
   try {
     const auto net = runtime::model::build_unet3d(graph, config, input, {});
     if (training)
       tg::derive_backward(graph, net.loss,
                           cmd.optimizer == "adam" ? tg::OptimizerKind::adam : tg::OptimizerKind::sgd);
+    fp = tp::model_footprint(graph, training ? tp::Pass::training : tp::Pass::inference, ctx);
   } catch (const std::exception& e) {
-    return fail(Status(Errc::invalid_argument, e.what()));
+    return bad(e.what());
   }
   const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
   const tp::Liveness l =
       tp::compute_liveness(graph, training ? tp::Pass::training : tp::Pass::inference, page);
-  std::uint64_t reserve = tp::automatic_reserve(graph, 0, page);
-  if (!cmd.reserve.empty()) {
-    auto r = parse_size(cmd.reserve);
-    if (!r) return fail(r.status().with_context("--reserve"));
-    reserve = *r;
-  }
+  const std::uint64_t reserve =
+      reserve_option ? *reserve_option : tp::automatic_reserve(graph, fp.scratchpad_bytes, page);
   // The minimum feasible budget comes from planning with an unlimited one.
   auto unlimited = tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place});
   if (!unlimited) return fail(unlimited.status());
   std::optional<tp::TierPlan> plan;
-  if (!cmd.dram_limit.empty()) {
-    auto budget = parse_size(cmd.dram_limit);
-    if (!budget) return fail(budget.status().with_context("--dram-limit"));
+  const char* plan_title = nullptr;
+  if (budget) {
     auto p = tp::plan_tiers(graph, l, {*budget, reserve, !cmd.no_in_place});
     if (!p) return fail(p.status().with_context("--dram-limit"));
     plan = std::move(*p);
+    plan_title = "with that DRAM budget:";
+  } else if (pmem_size) {
+    // The smallest budget (to a MiB) at which every op runs on DRAM (no
+    // in-place PMem use) and the tensors outside DRAM fit in pmem_size.
+    std::uint64_t lo = unlimited->all_in_dram_budget, hi = std::max(lo, fp.runtime_peak_bytes);
+    auto fits = [&](std::uint64_t b) -> std::optional<tp::TierPlan> {
+      auto p = tp::plan_tiers(graph, l, {b, reserve, !cmd.no_in_place});
+      if (!p || p->bytes_in_place > 0 || pmem_needed(l, *p) > *pmem_size) return std::nullopt;
+      return std::move(*p);
+    };
+    std::optional<tp::TierPlan> best = fits(hi);
+    while (best && hi - lo > (1ULL << 20)) {
+      const std::uint64_t mid = lo + (hi - lo) / 2;
+      if (auto p = fits(mid)) {
+        best = std::move(p);
+        hi = mid;
+      } else {
+        lo = mid;
+      }
+    }
+    if (!best) return bad("--pmem " + cmd.pmem + ": no DRAM budget up to the all-DRAM peak fits");
+    if (auto p = fits(lo)) best = std::move(p);  // lo itself may fit (the minimum)
+    plan = std::move(*best);
+    plan_title = "DRAM needed: the smallest budget with every op on DRAM and the rest in that PMem:";
   }
 
+  const char* unit = training ? "step" : "pass";
+  const Projection all_dram = project(graph, l, nullptr, bw);
   std::printf("plan: %s; %dx%dx%d, batch %d, %s%s\n", model_text(config, cmd.model).c_str(),
               dims->depth, dims->height, dims->width, cmd.model.batch, cmd.mode.c_str(),
               training ? (" (" + cmd.optimizer + ")").c_str() : "");
   std::printf("  ops %zu, tensors %zu, %.1f GFLOP per %s\n", l.steps.size(), l.intervals.size(),
-              graph.total_flops() / 1e9, training ? "step" : "pass");
+              graph.total_flops() / 1e9, unit);
   std::printf("  %-52s %12s\n", "naive footprint (every tensor its own buffer)",
-              format_bytes(l.naive_bytes).c_str());
+              format_bytes(fp.naive_bytes).c_str());
   std::printf("  %-52s %12s  (peak at %s)\n", "footprint all-DRAM (freed at last use)",
               format_bytes(l.lower_bound_bytes).c_str(), op_text(graph, l, l.peak_step).c_str());
+  if (!training)
+    std::printf("  %-52s %12s  (arena %s + weights + image)\n", "footprint with the reuse plan",
+                format_bytes(fp.reuse_bytes).c_str(), format_bytes(fp.arena_bytes).c_str());
+  std::printf("  %-52s %12s  (at %s)\n", "runtime peak (allocator's live bytes, predicted)",
+              format_bytes(fp.runtime_peak_bytes).c_str(),
+              op_text(graph, l, fp.peak_step).c_str());
   std::printf("  %-52s %12s\n", "  of which persistent (weights, state)",
-              format_bytes(l.persistent_bytes).c_str());
+              format_bytes(fp.persistent_bytes).c_str());
+  std::printf("  %-52s %12s\n", "  of which image and labels", format_bytes(fp.fed_bytes).c_str());
+  std::printf("  %-52s %12s  (largest scratchpad %s)\n", "  of which op internals at the peak",
+              format_bytes(fp.internals_at_peak).c_str(), format_bytes(fp.scratchpad_bytes).c_str());
   std::printf("  %-52s %12s  (%s)\n", "largest working set of one op",
               format_bytes(unlimited->working_set).c_str(),
               op_text(graph, l, unlimited->critical_step).c_str());
@@ -106,18 +288,16 @@ int run_plan(const PlanCommand& cmd) {
   std::printf("  %-52s %12s  (%s)\n", "minimum feasible DRAM budget",
               format_bytes(unlimited->min_budget).c_str(),
               cmd.no_in_place ? "no in-place use of PMem" : "below it, ops use PMem in place");
+  std::printf("  %-52s %10.3f s  (%.0f GFLOP/s)\n", "projected time all-DRAM", all_dram.step_s,
+              bw.compute_gflops);
+  std::optional<Projection> tiered;
   if (plan) {
-    std::printf("  with a DRAM budget of %s (%.2f of the footprint):\n",
+    tiered = project(graph, l, &*plan, bw);
+    std::printf("  DRAM budget %s (%.2f of the footprint); PMem %.1f GB/s read, %.1f GB/s write\n",
                 format_bytes(plan->budget).c_str(),
-                static_cast<double>(plan->budget) / static_cast<double>(l.lower_bound_bytes));
-    std::printf("    %-50s %12s\n", "planned DRAM peak (tensors)", format_bytes(plan->planned_peak).c_str());
-    std::printf("    %-50s %12s\n", "demoted per step", format_bytes(plan->bytes_demoted).c_str());
-    std::printf("    %-50s %12s\n", "prefetched per step (overlapping compute)",
-                format_bytes(plan->bytes_prefetched).c_str());
-    std::printf("    %-50s %12s\n", "fetched on demand per step (stalls)",
-                format_bytes(plan->bytes_fetched).c_str());
-    std::printf("    %-50s %12s\n", "used in place in PMem per step",
-                format_bytes(plan->bytes_in_place).c_str());
+                static_cast<double>(plan->budget) / static_cast<double>(l.lower_bound_bytes),
+                bw.pmem_read_gbps, bw.pmem_write_gbps);
+    print_plan(plan_title, l, *plan, *tiered);
     if (cmd.schedule) std::printf("\n%s", tp::tier_plan_text(graph, l, *plan).c_str());
   } else if (cmd.schedule) {
     std::printf("\n%s", tp::tier_plan_text(graph, l, *unlimited).c_str());
@@ -142,7 +322,34 @@ int run_plan(const PlanCommand& cmd) {
         {"persistent_bytes", l.persistent_bytes},
         {"min_budget_bytes", unlimited->min_budget},
         {"reserve_bytes", reserve},
-        {"tier_plan", nlohmann::json::parse(tp::tier_plan_json(graph, l, plan ? *plan : *unlimited))}};
+        {"tier_plan", nlohmann::json::parse(tp::tier_plan_json(graph, l, plan ? *plan : *unlimited))},
+        {"footprint",
+         {{"naive_bytes", fp.naive_bytes},
+          {"reuse_bytes", fp.reuse_bytes},
+          {"runtime_peak_bytes", fp.runtime_peak_bytes},
+          {"peak_step", fp.peak_step},
+          {"peak_op", l.steps.empty() ? std::string() : graph.op(l.steps[static_cast<std::size_t>(fp.peak_step)]).name},
+          {"persistent_bytes", fp.persistent_bytes},
+          {"fed_bytes", fp.fed_bytes},
+          {"arena_bytes", fp.arena_bytes},
+          {"scratchpad_bytes", fp.scratchpad_bytes},
+          {"largest_temporary_bytes", fp.largest_temporary_bytes},
+          {"tensors_at_peak_bytes", fp.tensors_at_peak},
+          {"internals_at_peak_bytes", fp.internals_at_peak}}},
+        {"bandwidths",
+         {{"compute_gflops", bw.compute_gflops},
+          {"dram_gbps", bw.dram_gbps},
+          {"pmem_read_gbps", bw.pmem_read_gbps},
+          {"pmem_write_gbps", bw.pmem_write_gbps},
+          {"dimms", cmd.dimms}}},
+        {"projection_all_dram", projection_json(all_dram)}};
+    if (plan) {
+      nlohmann::json t = plan_json(l, *plan);
+      t["mode"] = budget ? "dram_limit" : "pmem";
+      if (pmem_size) t["pmem_bytes"] = *pmem_size;
+      t["projection"] = projection_json(*tiered);
+      doc["tiered"] = t;
+    }
     if (!write_json(cmd.json_path, doc)) return 1;
   }
   return 0;
