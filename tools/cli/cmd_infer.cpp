@@ -149,6 +149,12 @@ CLI::App* add_infer_command(CLI::App& app, InferCommand& cmd) {
   c->add_option("--json", cmd.json_path, "Write a JSON report to FILE (- for stdout)");
   c->add_option("--output", cmd.output_path,
                 "Write the predicted labels (u8, N x D x H x W, row-major) to FILE");
+  c->add_option("--tile", cmd.tile,
+                "Sliding-window inference with windows of N or DxHxW voxels (docs/tiled_inference.md)");
+  c->add_option("--overlap", cmd.overlap, "With --tile: overlap of neighbouring windows, [0, 1) (default 0.5)");
+  c->add_option("--volume-size", cmd.volume_size,
+                "With --tile: the synthetic volume, N or DxHxW (default --size), generated into PMem");
+  add_infer_nifti_options(c, cmd);  // --input, --probabilities (cmd_infer_nifti.cpp)
   return c;
 }
 
@@ -193,6 +199,10 @@ int run_infer(const Config& config, const InferCommand& cmd) {
     return fail(bad("the model takes " + std::to_string(mc.in_channels) + " channels to " +
                     std::to_string(mc.classes) + " classes; the data has " +
                     std::to_string(data::kNumModalities) + " modalities and 2..4 classes"));
+  if (!cmd.input_paths.empty())  // a NIfTI scan: its size comes from the file
+    return run_infer_nifti(cmd, mc, ckpt ? &ckpt->parameters : nullptr, alloc, threads);
+  if (!cmd.tile.empty())  // sliding windows over --volume-size (cmd_infer_tiled.cpp)
+    return run_infer_tiled(cmd, mc, ckpt ? &ckpt->parameters : nullptr, alloc, threads);
   const runtime::Dims input{cmd.model.batch, data::kNumModalities, dims->depth, dims->height,
                             dims->width};
   if (Status s = tm::validate(mc, input); !s) return fail(s);

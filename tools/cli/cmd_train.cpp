@@ -29,6 +29,7 @@ namespace tp = tensortier::runtime::plan;
 
 struct TierBytes {
   std::uint64_t dram = 0, pmem = 0, dram_peak = 0, pmem_peak = 0;
+  std::uint64_t dram_peak_live = 0, pmem_peak_live = 0;
 };
 
 TierBytes tier_bytes(const Allocator& alloc) {
@@ -37,6 +38,7 @@ TierBytes tier_bytes(const Allocator& alloc) {
     const bool pmem = t.kind.rfind("pmem", 0) == 0;
     (pmem ? b.pmem : b.dram) += t.current_bytes;
     (pmem ? b.pmem_peak : b.dram_peak) += t.peak_bytes;
+    (pmem ? b.pmem_peak_live : b.dram_peak_live) += t.peak_live_bytes;
   }
   return b;
 }
@@ -123,7 +125,7 @@ void print_eval(const tt::EvalResult& e, const std::vector<std::string>& names, 
 }  // namespace
 
 CLI::App* add_train_command(CLI::App& app, TrainCommand& cmd) {
-  auto* c = app.add_subcommand("train", "Train the 3D U-Net on synthetic brain-tumour volumes");
+  auto* c = app.add_subcommand("train", "Train the 3D U-Net on synthetic brain-tumour volumes or NIfTI cases");
   add_model_options(c, cmd.model);
   c->add_option("--steps", cmd.steps, "Training steps (default 50)");
   c->add_option("--lr", cmd.lr, "Learning rate (default 0.01 for SGD, 0.001 for Adam)");
@@ -137,6 +139,9 @@ CLI::App* add_train_command(CLI::App& app, TrainCommand& cmd) {
       ->check(CLI::IsMember({"ce", "dice", "ce+dice"}));
   c->add_option("--train-cases", cmd.train_cases,
                 "Distinct training cases, cycled (default 0: a new case every time)");
+  c->add_option("--data", cmd.data_dir,
+                "Train on the NIfTI cases in DIR (one subdirectory per case; the last min(4, n/5) "
+                "held out for evaluation; docs/nifti.md) instead of synthetic ones");
   c->add_option("--eval-cases", cmd.eval_cases, "Held-out validation cases scored at the end (default 4)");
   c->add_option("--eval-every", cmd.eval_every, "Also score them every N steps (default 0: at the end only)");
   c->add_option("--threads", cmd.threads, "Compute threads (default: all CPUs)");
@@ -188,6 +193,7 @@ int run_train(const Config& config, const TrainCommand& cmd) {
   o.loss.dice_weight = cmd.loss == "ce" ? 0.0 : 1.0;
   o.seed = cmd.seed;
   o.train_cases = cmd.train_cases;
+  o.data_dir = cmd.data_dir;
   if (Status s = tt::validate(o); !s) return fail(s);
   if (!cmd.save_path.empty()) {
     // Found out now, not after hours of training.
@@ -258,6 +264,11 @@ int run_train(const Config& config, const TrainCommand& cmd) {
                static_cast<unsigned long long>(trainer->parameters().count()), flops / 1e9,
                graph.ops().size(), graph.count(tg::Phase::forward),
                graph.count(tg::Phase::backward), graph.count(tg::Phase::update));
+  const data::NiftiDataset* nifti_cases = trainer->dataset();
+  if (nifti_cases != nullptr) std::fprintf(stderr, "train: %s\n", nifti_cases->summary().c_str());
+  const int eval_cases = nifti_cases != nullptr
+                            ? std::min(cmd.eval_cases, static_cast<int>(nifti_cases->held_out()))
+                            : cmd.eval_cases;
 
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -304,16 +315,16 @@ int run_train(const Config& config, const TrainCommand& cmd) {
         if (!out) code = fail(Status(Errc::io_error, "cannot write " + cmd.schedule_path));
       }
       if (cmd.eval_every > 0 && (s + 1) % cmd.eval_every == 0 && s + 1 < o.steps &&
-          cmd.eval_cases > 0) {
+          eval_cases > 0) {
         progress.done();
-        const tt::EvalResult e = trainer->evaluate(cmd.eval_cases);
+        const tt::EvalResult e = trainer->evaluate(eval_cases);
         print_eval(e, names, s + 1);
         evals.push_back(eval_json(e, names, s + 1));
       }
     }
     progress.done();
-    if (code == 0 && cmd.eval_cases > 0) {
-      const tt::EvalResult e = trainer->evaluate(cmd.eval_cases);
+    if (code == 0 && eval_cases > 0) {
+      const tt::EvalResult e = trainer->evaluate(eval_cases);
       print_eval(e, names, trainer->steps_done());
       evals.push_back(eval_json(e, names, trainer->steps_done()));
     }
@@ -380,6 +391,8 @@ int run_train(const Config& config, const TrainCommand& cmd) {
         {"policy", stats.policy},
         {"peak_dram_bytes", bytes.dram_peak},
         {"peak_pmem_bytes", bytes.pmem_peak},
+        {"peak_live_dram_bytes", bytes.dram_peak_live},
+        {"peak_live_pmem_bytes", bytes.pmem_peak_live},
         {"peak_rss_bytes", static_cast<std::uint64_t>(ru.ru_maxrss) * 1024},
         {"dram_limit_bytes", alloc_options->config.dram_limit_bytes.value_or(0)},
         {"footprint_bytes", mem.peak_bytes + mem.persistent_bytes},
@@ -422,7 +435,9 @@ int run_train(const Config& config, const TrainCommand& cmd) {
     memory["tiers"] = tiers;
     nlohmann::json doc = {
         {"command", "train"},
-        {"data", "synthetic BraTS v" + std::to_string(data::kSyntheticBratsVersion)},
+        {"data", nifti_cases != nullptr
+                     ? "NIfTI " + cmd.data_dir
+                     : "synthetic BraTS v" + std::to_string(data::kSyntheticBratsVersion)},
         {"config",
          {{"size", {o.dims.depth, o.dims.height, o.dims.width}},
           {"batch", o.batch},

@@ -40,6 +40,7 @@ struct TrainCommand {
   float lr = 0, momentum = 0.9f, weight_decay = 0;  // lr 0: the optimizer's default
   std::uint64_t train_cases = 0, seed = 0;
   int eval_cases = 4, eval_every = 0, threads = 0;
+  std::string data_dir;  // --data: NIfTI cases instead of synthetic ones (docs/nifti.md)
   std::string dram_limit, json_path, schedule_path;
   std::string tiering = "plan";      // plan | lru (with a DRAM budget)
   std::string placement = "tiered";  // tiered | naive-file
@@ -54,6 +55,10 @@ struct PlanCommand {
   std::string mode = "training", optimizer = "sgd";
   std::string dram_limit, reserve, json_path;
   bool schedule = false, no_in_place = false;
+  // The footprint model and the projection (docs/planner.md).
+  int channels = 4, dimms = 6;
+  std::string pmem;
+  double compute_gflops = 1000, dram_gbps = 100, pmem_read_gbps = 0, pmem_write_gbps = 0;
 };
 
 // `tensortier infer` (cmd_infer.cpp). With --weights the model comes from the
@@ -65,6 +70,13 @@ struct InferCommand {
   std::string weights_path, json_path, output_path;
   std::uint64_t seed = 0, case_index = 0;
   bool no_reuse = false;
+  // A NIfTI scan (cmd_infer_nifti.cpp, docs/nifti.md): 4 files or one 4D file;
+  // --output is then a NIfTI label volume with the input's geometry.
+  std::vector<std::string> input_paths;
+  std::string probabilities_path;
+  // Tiled (sliding-window) inference, cmd_infer_tiled.cpp: on when --tile is given.
+  std::string tile, volume_size;  // "N" or "DxHxW"; volume_size "" = --size
+  double overlap = 0.5;
 };
 
 int run_topo(const Config& config, const TopoOptions& options);
@@ -73,6 +85,25 @@ CLI::App* add_train_command(CLI::App& app, TrainCommand& command);
 int run_train(const Config& config, const TrainCommand& command);
 CLI::App* add_infer_command(CLI::App& app, InferCommand& command);
 int run_infer(const Config& config, const InferCommand& command);
+// `infer --input` (cmd_infer_nifti.cpp): adds --input and --probabilities;
+// runs with the model, parameters and allocator of run_infer.
+void add_infer_nifti_options(CLI::App* infer, InferCommand& command);
+int run_infer_nifti(const InferCommand& command, const runtime::model::UNet3dConfig& model,
+                    const runtime::model::Parameters* weights, Allocator& allocator, int threads);
+
+// `tensortier generate` (cmd_generate.cpp): synthetic cases as NIfTI files.
+struct GenerateCommand {
+  std::string out_dir, size, format = "4files";
+  int cases = 0;
+  std::uint64_t seed = 0;
+  bool gz = false, force = false;
+};
+CLI::App* add_generate_command(CLI::App& app, GenerateCommand& command);
+int run_generate(const GenerateCommand& command);
+// `infer --tile`: the model, its parameters (a checkpoint's or nullptr for
+// untrained weights of --seed) and the allocator come from run_infer.
+int run_infer_tiled(const InferCommand& command, const runtime::model::UNet3dConfig& model,
+                    const runtime::model::Parameters* weights, Allocator& allocator, int threads);
 CLI::App* add_plan_command(CLI::App& app, PlanCommand& command);
 int run_plan(const PlanCommand& command);
 

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   cli::InferCommand infer;
   auto* infer_cmd = cli::add_infer_command(app, infer);
 
+  cli::GenerateCommand generate;
+  auto* generate_cmd = cli::add_generate_command(app, generate);
+
   cli::PlanCommand plan;
   auto* plan_cmd = cli::add_plan_command(app, plan);
 
@@ -64,5 +67,6 @@ int main(int argc, char** argv) {
   if (*train_cmd) return cli::run_train(*config, train);
   if (*infer_cmd) return cli::run_infer(*config, infer);
   if (*plan_cmd) return cli::run_plan(plan);
+  if (*generate_cmd) return cli::run_generate(generate);
   return 2;
 }
