@@ -16,7 +16,8 @@
 # and memory.swappiness = 0 (when writable). The report (stderr, and FILE):
 # exit status (128+N when killed by signal N), wall time,
 # memory.max_usage_in_bytes, memory.failcnt (times the limit was hit) and the
-# number of OOM kills inside the cgroup (memory.oom_control's oom_kill).
+# number of OOM kills inside the cgroup (memory.oom_control's oom_kill); the
+# JSON also keeps memory.stat as it was at the end (pgmajfault, pgpgout, ...).
 #
 # Everything left in the cgroup when COMMAND ends (its background children)
 # is killed, and so is everything on Ctrl-C / SIGTERM / SIGHUP: first
@@ -176,6 +177,9 @@ end="$EPOCHREALTIME"
 kill_cgroup   # background processes COMMAND left behind
 
 read_val() { cat "$cg/$1" 2>/dev/null || echo null; }
+# memory.stat at the end (page faults, pages in/out, dirty, writeback, ...);
+# one "key value" per line, kept for the JSON report.
+mem_stat="$(cat "$cg/memory.stat" 2>/dev/null | tr '\n' ';')"
 max_usage="$(read_val memory.max_usage_in_bytes)"
 failcnt="$(read_val memory.failcnt)"
 oom_kill="$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.oom_control" 2>/dev/null)"
@@ -196,16 +200,21 @@ fi
 
 if [[ -n $json ]]; then
   /usr/bin/env python3 - "$json" "$cg" "$limit_bytes" "$status" "$signal" "$wall" "$max_usage" \
-    "$failcnt" "$oom_kill" "$swappiness" "${interrupted:-}" "$@" <<'PY' ||
+    "$failcnt" "$oom_kill" "$swappiness" "${interrupted:-}" "$mem_stat" "$@" <<'PY' ||
 import json, sys
 (path, cg, limit, status, signal, wall, max_usage, failcnt, oom_kill, swappiness,
- interrupted), command = sys.argv[1:12], sys.argv[12:]
+ interrupted, mem_stat), command = sys.argv[1:13], sys.argv[13:]
+stat = {}
+for item in mem_stat.split(";"):
+    k, _, v = item.partition(" ")
+    if v.strip().isdigit():
+        stat[k] = int(v)
 num = lambda s: None if s == "null" else int(s)
 doc = {"cgroup": cg, "limit_bytes": int(limit), "command": command,
        "exit_status": int(status), "signal": num(signal), "wall_seconds": float(wall),
        "max_usage_bytes": num(max_usage), "failcnt": num(failcnt), "oom_kill": num(oom_kill),
        "oom_killed": bool(num(oom_kill)), "swappiness": swappiness,
-       "interrupted": interrupted or None}
+       "interrupted": interrupted or None, "memory_stat": stat}
 with open(path, "w") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")

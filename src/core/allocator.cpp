@@ -329,6 +329,7 @@ struct Allocator::Impl {
     }
     tiers[dst].reserved += bytes;
     tiers[dst].note_peak();
+    std::vector<Donor> donors = spare ? std::vector<Donor>{} : take_donors(dst, bytes);
     const bool was_guarded = b.guarded;
     const bool guard_after_move = options.promote_on_touch && !tiers[dst].fast;
     lk.unlock();
@@ -336,9 +337,11 @@ struct Allocator::Impl {
     const double start_us = trace.now_us();
     const auto t0 = Clock::now();
     Status status;
+    std::vector<Held> held = hold_pages(dst, donors, true);
     Result<Extent> fresh = spare ? Result<Extent>(*spare)
-                                 : to.allocate(bytes, AllocateOptions{nullptr, true});
+                                 : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
     if (!fresh) status = fresh.status();
+    place_pages(fresh ? fresh->addr : nullptr, bytes, held);
     void* old_pages = nullptr;
     if (status) {
       int slot;
@@ -552,14 +555,23 @@ struct Allocator::Impl {
       // block) is already within the budget and its pages are already there.
       if (Result<void*> p = allocate_from_spare(lk, t, mapped, std::max(alignment, granule)); p)
         return p;
+      // A full tier would drop its cache and spares below: their pages go
+      // into the new block instead.
+      std::vector<Donor> donors = fits(t, mapped) ? std::vector<Donor>{} : take_donors(t, mapped);
       // Cached blocks and spares never stand in the way (any tier, any hint);
       // only automatic/hot requests evict, and only from fast tiers.
       const bool room = reclaim(t, mapped) ||
                         (tiers[t].fast && hint != Hint::cold && make_room(lk, t, mapped, 0));
-      if (!room) continue;
+      if (!room) {
+        lk.unlock();
+        hold_pages(t, donors, false);  // released, as reclaim would have
+        lk.lock();
+        continue;
+      }
       tiers[t].reserved += mapped;
       tiers[t].note_peak();
       lk.unlock();
+      std::vector<Held> held = hold_pages(t, donors, true);
       AddressSpace::Range range = va->allocate(mapped, std::max(alignment, granule));
       Result<Extent> extent(Errc::no_space, "virtual range of " + format_bytes(va->bytes()) +
                                                 " exhausted");
@@ -570,6 +582,7 @@ struct Allocator::Impl {
           va->release(range);
         }
       }
+      place_pages(extent ? extent->addr : nullptr, mapped, held);
       lk.lock();
       tiers[t].reserved -= mapped;
       if (extent) {
@@ -582,6 +595,99 @@ struct Allocator::Impl {
     failed_allocations += 1;
     return Result<void*>(Errc::no_space, "no tier has room for " + format_bytes(mapped) + " (" +
                                              occupancy_text() + ")");
+  }
+
+  // ---- page recycling (anonymous DRAM) ------------------------------------------
+  //
+  // Under a tight budget the DRAM cache and spares are what must go to make
+  // room, and a new block would then fault in fresh pages the kernel zeroes
+  // (a fifth of a tiered training step's CPU time). Instead their pages are
+  // moved (mremap) into the new block: no zeroing, no page faults. A new block
+  // gets whatever bytes were there: blocks are never promised to be zero
+  // (calloc in the preload library zeroes what it reuses).
+
+  struct Donor {
+    Extent extent;
+    std::optional<AddressSpace::Range> va;  // cached blocks: their range in ours
+  };
+
+  bool recycles(int t) const {
+    const TierKind kind = tiers[t].info.kind;
+    return kind == TierKind::dram || kind == TierKind::hbm;
+  }
+
+  // Under mu: takes the smallest cached block or spare of tier t that holds
+  // `bytes` (one, so that the new block stays one mapping — mremap moves only
+  // within one); it no longer counts in the tier. Empty when there is none.
+  std::vector<Donor> take_donors(int t, std::size_t bytes) {
+    std::vector<Donor> donors;
+    if (!recycles(t)) return donors;
+    TierState& ts = tiers[t];
+    auto c = ts.cache.lower_bound(bytes);
+    auto sp = ts.spares.lower_bound(bytes);
+    const bool use_cache = c != ts.cache.end() && (sp == ts.spares.end() || c->first <= sp->first);
+    if (use_cache) {
+      donors.push_back({c->second.extent, c->second.va});
+      ts.cached -= c->first;
+      ts.cache.erase(c);
+    } else if (sp != ts.spares.end()) {
+      donors.push_back({sp->second, std::nullopt});
+      ts.spare -= sp->first;
+      ts.spares.erase(sp);
+    }
+    return donors;
+  }
+
+  // Not under mu: the donors' pages, moved out of their mappings (mremap to a
+  // kernel-chosen address) and the donors released, so that the backend's
+  // own capacity count has room for the block they go into. `keep` false:
+  // just release them.
+  struct Held {
+    void* addr;
+    std::size_t bytes;
+  };
+  std::vector<Held> hold_pages(int t, std::vector<Donor>& donors, bool keep) {
+    std::vector<Held> held;
+    for (Donor& d : donors) {
+      if (keep && d.extent.addr != nullptr) {
+        // A cached block's range is in ours: it must never be a hole, even
+        // for a moment (another thread's kernel-chosen mapping could land in
+        // it), so its pages leave with MREMAP_DONTUNMAP.
+        void* out = d.va ? move_pages_out(d.extent.addr, d.extent.bytes)
+                         : mremap(d.extent.addr, d.extent.bytes, d.extent.bytes, MREMAP_MAYMOVE);
+        if (out != nullptr && out != MAP_FAILED) {
+          held.push_back({out, d.extent.bytes});
+          if (!d.va) d.extent.addr = nullptr;  // a spare's mapping is gone with its pages
+        }
+      }
+      if (d.va) {  // a cached block: reserve its range in ours again
+        AddressSpace::reset(d.va->addr, d.extent.bytes);
+        d.extent.addr = nullptr;
+        tiers[t].tier.backend->release(d.extent);
+        va->release(*d.va);
+      } else {
+        tiers[t].tier.backend->release(d.extent);
+      }
+    }
+    donors.clear();
+    return held;
+  }
+
+  // Not under mu: moves held pages into [dst, dst + bytes) (mapped by the
+  // same backend, so the same NUMA policy) and unmaps what is left. With one
+  // donor at least as large, the block is again a single mapping.
+  static void place_pages(void* dst, std::size_t bytes, std::vector<Held>& held) {
+    std::size_t off = 0;
+    for (Held& h : held) {
+      const std::size_t len = dst == nullptr ? 0 : std::min(bytes - off, h.bytes);
+      if (len > 0 && mremap(h.addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+                            static_cast<char*>(dst) + off) != MAP_FAILED)
+        off += len;
+      else
+        (void)munmap(h.addr, len);
+      if (len < h.bytes) (void)munmap(static_cast<char*>(h.addr) + len, h.bytes - len);
+    }
+    held.clear();
   }
 
   // Maps a spare extent of exactly `bytes` of tier t at a new range (under

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Markdown tables of one bench/tiered_training.sh run.
+
+  bench/tiered_training_report.py RESULTS_DIR
+
+Reads RESULTS_DIR/runs.tsv (one line per run: name, group, fraction, DRAM
+limit, cgroup limit, exit status, environment), each run's `tensortier train
+--json` report NAME.json, its stderr NAME.log (step times of a run that was
+stopped before writing its report) and NAME.cgroup.json (tools/cgroup_run.sh).
+Prints the tables, writes them to RESULTS_DIR/table.md, and exits 1 when any
+run's losses differ from the all-DRAM run's bit for bit (MISMATCH).
+"""
+import json
+import os
+import re
+import statistics
+import sys
+
+MiB = 1 << 20
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def log_steps(path):
+    """Step times from the progress lines, for runs without a report."""
+    times = []
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = re.search(r"step (\d+)/\d+ loss \S+ .*? ([0-9.]+) s/step", line)
+                if m:
+                    times.append(float(m.group(2)))
+    except OSError:
+        pass
+    return times
+
+
+def mib(x):
+    return "-" if x is None else f"{x / MiB:,.0f}"
+
+
+def sec(x, spec=".2f"):
+    return "-" if x is None else format(x, spec)
+
+
+class Run:
+    def __init__(self, out, fields):
+        fields += [""] * (7 - len(fields))
+        self.name, self.group, frac, dram, cg, rc, self.env = fields[:7]
+        self.fraction = frac  # N of 1/N, "min" (the minimum feasible budget), 1 for all-DRAM
+        self.dram_limit = None if dram in ("-", "") else int(dram)
+        self.cgroup_limit = None if cg in ("-", "") else int(cg)
+        self.rc = int(rc) if rc.lstrip("-").isdigit() else None
+        self.doc = load_json(os.path.join(out, self.name + ".json"))
+        self.cgroup = load_json(os.path.join(out, self.name + ".cgroup.json"))
+        self.disk = load_json(os.path.join(out, self.name + ".disk.json")) or {}
+        try:
+            with open(os.path.join(out, self.name + ".load")) as f:
+                self.load = f.read().split()[0]  # 1-minute load average at the start
+        except (OSError, IndexError):
+            self.load = "-"
+        if self.doc:
+            self.steps = list(self.doc.get("step_seconds", []))
+            self.losses = list(self.doc.get("losses", []))
+        else:
+            self.steps, self.losses = log_steps(os.path.join(out, self.name + ".log")), None
+        self.mem = (self.doc or {}).get("memory", {})
+        self.infeasible = None
+        try:
+            with open(os.path.join(out, self.name + ".log"), errors="replace") as f:
+                m = re.search(r"below the minimum feasible ([0-9.]+ \w+)", f.read())
+                self.infeasible = m.group(1) if m else None
+        except OSError:
+            pass
+
+    @property
+    def cpu_median(self):
+        cpu = list((self.doc or {}).get("step_cpu_seconds", []))
+        cpu = cpu[1:] if len(cpu) > 1 else cpu
+        return statistics.median(cpu) if cpu else None
+
+    @property
+    def median(self):
+        steady = self.steps[1:] if len(self.steps) > 1 else self.steps
+        return statistics.median(steady) if steady else None
+
+    def m(self, key):
+        return self.mem.get(key)
+
+    def per_step(self, key):
+        v = self.m(key)
+        return None if v is None or not self.steps else v / len(self.steps)
+
+    def disk_per_step(self, key):
+        v = self.disk.get(key)
+        return None if v is None or not self.steps else v / len(self.steps)
+
+    def stat_per_step(self, key):
+        v = ((self.cgroup or {}).get("memory_stat") or {}).get(key)
+        return None if v is None or not self.steps else v / len(self.steps)
+
+    def moved_per_step(self):
+        d, p = self.m("bytes_demoted"), self.m("bytes_promoted")
+        if d is None and p is None:
+            return None
+        return ((d or 0) + (p or 0)) / max(1, len(self.steps))
+
+    def status(self):
+        if self.rc == 0 and self.doc:
+            return "ok"
+        if self.infeasible:
+            return f"infeasible (min {self.infeasible})"
+        if self.cgroup and self.cgroup.get("oom_kill"):
+            return f"OOM-killed (exit {self.rc})"
+        if self.rc == 124 or self.rc == 143:
+            return f"timeout (exit {self.rc}, {len(self.steps)} steps)"
+        return f"failed (exit {self.rc})"
+
+
+def compare_losses(run, ref):
+    """'identical', 'MISMATCH ...' or '-' (nothing to compare)."""
+    if ref is None or not ref.losses:
+        return "-"
+    if run.losses is None:
+        return "no report"
+    n = min(len(run.losses), len(ref.losses))
+    for i in range(n):
+        if run.losses[i] != ref.losses[i]:  # bit for bit: the JSON keeps every digit
+            return f"MISMATCH at step {i + 1}: {run.losses[i]!r} vs {ref.losses[i]!r}"
+    if len(run.losses) != len(ref.losses):
+        return f"identical for {n} of {len(ref.losses)} steps"
+    return "identical"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    with open(os.path.join(out, "runs.tsv")) as f:
+        runs = [Run(out, line.rstrip("\n").split("\t")) for line in f if line.strip()]
+    # A rerun of the same name (tries) keeps the last line.
+    by_name = {}
+    for r in runs:
+        by_name[r.name] = r
+    runs = list(by_name.values())
+    ref = by_name.get("dram")
+    lines = []
+    p = lines.append
+    meta = os.path.join(out, "meta.txt")
+    if os.path.exists(meta):
+        with open(meta) as f:
+            for line in f:
+                p("    " + line.rstrip())
+        p("")
+    base = ref.median if ref else None
+    footprint = ref.m("peak_dram_bytes") if ref else None
+    mismatches = []
+
+    p("Schedule-aware tiering (b) vs all-DRAM (a): median step (wall) and process CPU time "
+      "over steps 2..N; load = 1-minute load average when the run started; MiB; "
+      "moved = demoted + promoted per step; stall = time the compute waited for "
+      "migrations, per step")
+    p("")
+    p("| run | DRAM limit | median step s | CPU s/step | load | x all-DRAM | DRAM peak | <= limit | PMem peak "
+      "| planned DRAM peak | moved/step | stall s/step | projected Optane s/step "
+      "| disk wr/rd per step | status | losses vs (a) |")
+    p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: "
+      "| --- | --- |")
+    order = {"dram": 0, "tiered": 1, "optane": 2, "lru": 3}
+    table_runs = sorted((r for r in runs if r.group in order),
+                        key=lambda r: (-(r.dram_limit or 1 << 62), order[r.group]))
+    for r in table_runs:
+        if r.fraction == "min" and footprint and r.dram_limit:
+            frac = f"min feasible (1/{footprint / r.dram_limit:.2f})"
+        else:
+            frac = f"1/{r.fraction}"
+        label = {"dram": "(a) all-DRAM", "tiered": f"(b) plan {frac}, page cache",
+                 "optane": f"(b) plan {frac}, Optane throttle",
+                 "lru": f"lru {frac}, page cache"}[r.group]
+        peak = r.m("peak_dram_bytes")
+        within = "-"
+        if r.dram_limit and peak is not None:
+            within = "yes" if peak <= r.dram_limit else f"NO (+{mib(peak - r.dram_limit)})"
+        ratio = None if base in (None, 0) or r.median is None else r.median / base
+        losses = "(reference)" if r is ref else compare_losses(r, ref)
+        if losses.startswith("MISMATCH"):
+            mismatches.append((r.name, losses))
+        p(f"| {label} | {mib(r.dram_limit) if r.dram_limit else 'none'} | {sec(r.median, '.3f')} "
+          f"| {sec(r.cpu_median)} | {r.load} | {sec(ratio)} | {mib(peak)} | {within} | {mib(r.m('peak_pmem_bytes'))} "
+          f"| {mib(r.m('planned_dram_peak_bytes'))} | {mib(r.moved_per_step())} "
+          f"| {sec(r.per_step('stall_seconds'), '.3f')} "
+          f"| {sec(r.per_step('projected_optane_seconds'), '.3f')} "
+          f"| {mib(r.disk_per_step('written_bytes'))} / {mib(r.disk_per_step('read_bytes'))} "
+          f"| {r.status()} | {losses} |")
+    p("")
+    if footprint:
+        est = ref.m("footprint_bytes")
+        p(f"Footprint (all-DRAM DRAM peak): {mib(footprint)} MiB"
+          + (f"; the runtime's all-DRAM estimate: {mib(est)} MiB" if est else "")
+          + (f"; peak RSS {mib(ref.m('peak_rss_bytes'))} MiB" if ref.m("peak_rss_bytes") else ""))
+        p("")
+
+    cg_runs = [r for r in runs if r.group in ("naivefree", "naive", "cgtiered")]
+    if cg_runs:
+        p("cgroup comparison (c): tools/cgroup_run.sh with memory.limit_in_bytes as shown; "
+          "PMem file on disk")
+        p("")
+        p("| run | cgroup limit | --dram-limit | median step s | CPU s/step | load | x all-DRAM "
+          "| cgroup max usage "
+          "| failcnt | OOM kills | DRAM peak | PMem peak | stall s/step | major faults/step "
+          "| disk wr/rd per step | status | losses vs (a) |")
+        p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+          "| ---: | ---: | --- | --- |")
+        for r in cg_runs:
+            label = {"naivefree": "naive-file, no cgroup",
+                     "naive": f"naive-file in cgroup ({r.name.split('_')[-1]})",
+                     "cgtiered": f"tensortier plan in cgroup ({r.name.split('_')[-1]})"}[r.group]
+            majf = r.stat_per_step("pgmajfault")
+            cg = r.cgroup or {}
+            ratio = None if base in (None, 0) or r.median is None else r.median / base
+            losses = compare_losses(r, ref)
+            if losses.startswith("MISMATCH"):
+                mismatches.append((r.name, losses))
+            p(f"| {label} | {mib(r.cgroup_limit) if r.cgroup_limit else 'none'} "
+              f"| {mib(r.dram_limit) if r.dram_limit else '-'} | {sec(r.median, '.3f')} "
+              f"| {sec(r.cpu_median)} | {r.load} | {sec(ratio)} | {mib(cg.get('max_usage_bytes'))} | {cg.get('failcnt', '-')} "
+              f"| {cg.get('oom_kill', '-')} | {mib(r.m('peak_dram_bytes'))} "
+              f"| {mib(r.m('peak_pmem_bytes'))} | {sec(r.per_step('stall_seconds'), '.3f')} "
+              f"| {'-' if majf is None else f'{majf:,.0f}'} "
+              f"| {mib(r.disk_per_step('written_bytes'))} / {mib(r.disk_per_step('read_bytes'))} "
+              f"| {r.status()} | {losses} |")
+        p("")
+        def pooled(group):
+            steps, ok = [], True
+            for r in cg_runs:
+                if r.group == group:
+                    steps += r.steps[1:] if len(r.steps) > 1 else r.steps
+                    ok = ok and r.rc == 0
+            return (statistics.median(steps), len(steps), ok) if steps else (None, 0, ok)
+        nm, nn, nok = pooled("naive")
+        tm, tn, tok = pooled("cgtiered")
+        if nm and tm and tok:
+            note = "" if nok else " (a naive run did not finish: a lower bound)"
+            p(f"naive-file / tensortier inside the same cgroup, median of the pooled steps "
+              f"(first step of each run left out): {nm:.3f} s ({nn} steps) / {tm:.3f} s ({tn} steps) "
+              f"= **{nm / tm:.2f}x** (target >= 3x){note}")
+        else:
+            p("naive-file / tensortier ratio: not available (a run is missing or failed)")
+        p("")
+        p("disk wr/rd: MiB written / read per step on the PMem directory's block device during the "
+          "run (the whole device: other processes' I/O included); major faults: memory.stat "
+          "pgmajfault of the cgroup")
+        p("")
+
+    if mismatches:
+        p("**LOSS MISMATCH** against the all-DRAM run:")
+        for name, what in mismatches:
+            p(f"- {name}: {what}")
+        p("")
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(text + "\n")
+    if mismatches:
+        print("tiered_training: MISMATCH: the losses of " + ", ".join(n for n, _ in mismatches)
+              + " differ from the all-DRAM run's", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
