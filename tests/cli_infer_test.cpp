@@ -15,17 +15,12 @@ namespace tensortier {
 namespace {
 
 using test_support::CommandResult;
-using test_support::run_command;
 using test_support::slurp;
 
-const std::vector<std::string> kAllVars = {"TENSORTIER_DRAM_LIMIT", "TENSORTIER_PMEM",
-                                           "TENSORTIER_MIN_SIZE", "TENSORTIER_STATS",
-                                           "TENSORTIER_TOPOLOGY_XML", "TENSORTIER_POLICY"};
-
 CommandResult infer(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {TT_CLI_PATH, "infer"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, {{"OMP_NUM_THREADS", "2"}, {"TENSORTIER_PMEM", "none"}}, kAllVars);
+  std::vector<std::string> a = {"infer"};
+  a.insert(a.end(), args.begin(), args.end());
+  return test_support::run_cli(a, {{"TENSORTIER_PMEM", "none"}});
 }
 
 std::string temp_path(const char* name) {

@@ -22,14 +22,8 @@ using test_support::CommandResult;
 using test_support::run_command;
 using test_support::slurp;
 
-const std::vector<std::string> kAllVars = {"TENSORTIER_DRAM_LIMIT", "TENSORTIER_PMEM",
-                                           "TENSORTIER_MIN_SIZE", "TENSORTIER_STATS",
-                                           "TENSORTIER_TOPOLOGY_XML", "TENSORTIER_POLICY"};
-
 CommandResult cli(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {TT_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, {{"OMP_NUM_THREADS", "2"}, {"TENSORTIER_PMEM", "none"}}, kAllVars);
+  return test_support::run_cli(args, {{"TENSORTIER_PMEM", "none"}});
 }
 
 std::size_t count_lines(const std::string& text) {

@@ -11,22 +11,12 @@ namespace tensortier {
 namespace {
 
 using test_support::CommandResult;
-using test_support::run_command;
 using test_support::slurp;
 
-const std::vector<std::string> kAllVars = {"TENSORTIER_DRAM_LIMIT", "TENSORTIER_PMEM",
-                                           "TENSORTIER_MIN_SIZE", "TENSORTIER_STATS",
-                                           "TENSORTIER_TOPOLOGY_XML", "TENSORTIER_POLICY",
-                                           "TENSORTIER_OPTANE"};
-
 CommandResult cli(const std::vector<std::string>& args,
-                  const std::map<std::string, std::string>& env = {}) {
-  std::vector<std::string> argv = {TT_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::map<std::string, std::string> e = {{"OMP_NUM_THREADS", "2"},
-                                          {"TENSORTIER_PMEM", "file:/tmp,size=2G"}};
-  for (const auto& [k, v] : env) e[k] = v;
-  return run_command(argv, e, kAllVars);
+                  std::map<std::string, std::string> env = {}) {
+  env.emplace("TENSORTIER_PMEM", "file:/tmp,size=2G");
+  return test_support::run_cli(args, env);
 }
 
 std::string temp_path(const char* name) {

@@ -11,20 +11,13 @@ namespace tensortier {
 namespace {
 
 using test_support::CommandResult;
-using test_support::run_command;
 using test_support::slurp;
-
-const std::vector<std::string> kAllVars = {"TENSORTIER_DRAM_LIMIT", "TENSORTIER_PMEM",
-                                           "TENSORTIER_MIN_SIZE", "TENSORTIER_STATS",
-                                           "TENSORTIER_TOPOLOGY_XML", "TENSORTIER_POLICY"};
 
 CommandResult train(const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env = {}) {
-  std::vector<std::string> argv = {TT_CLI_PATH, "train"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::map<std::string, std::string> e = {{"OMP_NUM_THREADS", "2"}};
-  e.insert(env.begin(), env.end());
-  return run_command(argv, e, kAllVars);
+  std::vector<std::string> a = {"train"};
+  a.insert(a.end(), args.begin(), args.end());
+  return test_support::run_cli(a, env);
 }
 
 std::string temp_path(const char* name) {

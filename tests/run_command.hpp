@@ -63,4 +63,26 @@ inline CommandResult run_command(const std::vector<std::string>& argv,
   return result;
 }
 
+// The variables that configure tensortier: a CLI test clears them all so the
+// caller's environment cannot change what it checks.
+inline const std::vector<std::string>& tensortier_variables() {
+  static const std::vector<std::string> names = {
+      "TENSORTIER_DRAM_LIMIT", "TENSORTIER_PMEM",   "TENSORTIER_MIN_SIZE", "TENSORTIER_STATS",
+      "TENSORTIER_TOPOLOGY_XML", "TENSORTIER_POLICY", "TENSORTIER_OPTANE"};
+  return names;
+}
+
+#ifdef TT_CLI_PATH
+// `tensortier ARGS...` with two OpenMP threads, every TENSORTIER_* variable
+// cleared and then `env` set.
+inline CommandResult run_cli(const std::vector<std::string>& args,
+                             const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> argv = {TT_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::map<std::string, std::string> e = {{"OMP_NUM_THREADS", "2"}};
+  for (const auto& [k, v] : env) e[k] = v;
+  return run_command(argv, e, tensortier_variables());
+}
+#endif
+
 }  // namespace tensortier::test_support
