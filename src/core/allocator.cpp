@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -556,8 +557,10 @@ struct Allocator::Impl {
       if (Result<void*> p = allocate_from_spare(lk, t, mapped, std::max(alignment, granule)); p)
         return p;
       // A full tier would drop its cache and spares below: their pages go
-      // into the new block instead.
-      std::vector<Donor> donors = fits(t, mapped) ? std::vector<Donor>{} : take_donors(t, mapped);
+      // into the new block instead. With room, a cached block or spare not
+      // much larger still beats pages the kernel must zero.
+      std::vector<Donor> donors =
+          fits(t, mapped) ? take_donors(t, mapped, 2 * mapped) : take_donors(t, mapped);
       // Cached blocks and spares never stand in the way (any tier, any hint);
       // only automatic/hot requests evict, and only from fast tiers.
       const bool room = reclaim(t, mapped) ||
@@ -619,12 +622,16 @@ struct Allocator::Impl {
   // Under mu: takes the smallest cached block or spare of tier t that holds
   // `bytes` (one, so that the new block stays one mapping — mremap moves only
   // within one); it no longer counts in the tier. Empty when there is none.
-  std::vector<Donor> take_donors(int t, std::size_t bytes) {
+  // With `at_most`, only a donor of at most that many bytes.
+  std::vector<Donor> take_donors(int t, std::size_t bytes,
+                                 std::size_t at_most = std::numeric_limits<std::size_t>::max()) {
     std::vector<Donor> donors;
     if (!recycles(t)) return donors;
     TierState& ts = tiers[t];
     auto c = ts.cache.lower_bound(bytes);
     auto sp = ts.spares.lower_bound(bytes);
+    if (c != ts.cache.end() && c->first > at_most) c = ts.cache.end();
+    if (sp != ts.spares.end() && sp->first > at_most) sp = ts.spares.end();
     const bool use_cache = c != ts.cache.end() && (sp == ts.spares.end() || c->first <= sp->first);
     if (use_cache) {
       donors.push_back({c->second.extent, c->second.va});
@@ -826,7 +833,10 @@ Result<std::unique_ptr<Allocator>> Allocator::create(AllocatorOptions options) {
     state.fast = is_fast(state.info.kind);
     state.limit = tier.plan.limit_bytes;
     // Freed blocks are cached in fast tiers only; spares are kept in every tier.
-    state.cache_limit = std::min<std::uint64_t>(state.limit / 4, 1ULL << 30);
+    // Cached blocks and spares only hold budget nothing else wants: a full
+    // tier recycles or drops them first. Capped so a process that freed much
+    // does not keep it all.
+    state.cache_limit = std::min<std::uint64_t>(state.limit, 1ULL << 30);
     if (state.info.alignment_bytes > detail::kHugePageBytes)
       return R(Status(Errc::not_supported,
                       state.info.name + ": extents aligned to " +
