@@ -19,6 +19,9 @@
 #   THREADS      compute threads [2]
 #   NAIVE_TIMEOUT  seconds after which the naive run is stopped; its steps so
 #                far are used [1800]
+#   BUDGET_PERCENT tensortier's --dram-limit as a share of the limit left after
+#                the process's non-tensor memory; the rest is for the PMem
+#                file's page cache, which the kernel writes back [80]
 #
 # Exit status: 0; 1 when a run failed or the tiered losses differ from the
 # all-DRAM ones; 2 for a bad setup (not root, no cgroup v1, tmpfs PMem_DIR).
@@ -35,6 +38,7 @@ RATIO="${RATIO:-8}"
 THREADS="${THREADS:-2}"
 PMEM_DIR="${PMEM_DIR:-/var/tmp}"
 NAIVE_TIMEOUT="${NAIVE_TIMEOUT:-1800}"
+BUDGET_PERCENT="${BUDGET_PERCENT:-80}"
 RESULTS="${RESULTS:-/tmp/tt-out-of-core-$(date +%Y%m%d-%H%M%S)}"
 CGROUP_RUN="$ROOT/tools/cgroup_run.sh"
 PY=/usr/bin/python3
@@ -48,8 +52,9 @@ fs=$(stat -f -c %T "$PMEM_DIR")
   { say "PMEM_DIR=$PMEM_DIR is $fs: its pages cannot leave memory; use a disk directory"; exit 2; }
 mkdir -p "$RESULTS"
 
-net=(--size "$SIZE" --batch "$BATCH" --levels "$LEVELS" --base-filters "$BASE_FILTERS"
-     --steps "$STEPS" --threads "$THREADS" --seed 0 --eval-cases 0)
+model=(--size "$SIZE" --batch "$BATCH" --levels "$LEVELS" --base-filters "$BASE_FILTERS"
+       --threads "$THREADS" --seed 0 --eval-cases 0)
+net=("${model[@]}" --steps "$STEPS")
 pmem_bytes=$(( $(df --output=avail -B1 "$PMEM_DIR" | tail -1) / 2 ))
 export TENSORTIER_PMEM="file:$PMEM_DIR,size=$pmem_bytes"
 unset TENSORTIER_DRAM_LIMIT TENSORTIER_OPTANE
@@ -61,11 +66,12 @@ say "all-DRAM run (no limit): ${net[*]}"
 "$TT" train "${net[@]}" --json "$RESULTS/dram.json" 2>"$RESULTS/dram.log"
 footprint=$(json "$RESULTS/dram.json" "d['memory']['peak_live_dram_bytes']")
 rss=$(json "$RESULTS/dram.json" "d['memory']['peak_rss_bytes']")
+held=$(json "$RESULTS/dram.json" "d['memory']['peak_dram_bytes']")  # live + the allocator's cache
 limit=$(( footprint / RATIO ))
 # What the process holds besides tensors (code, oneDNN, heap) stays anonymous
 # and must fit; the PMem file's page cache shares the rest with DRAM tensors.
-other=$(( rss > footprint ? rss - footprint : 0 ))
-budget=$(( (limit - other) * 6 / 10 ))
+other=$(( rss > held ? rss - held : 0 ))
+budget=$(( (limit - other) * BUDGET_PERCENT / 100 ))
 say "footprint $footprint B; cgroup limit $limit B (1/$RATIO); non-tensor memory $other B; DRAM budget $budget B"
 (( budget > 0 )) || { say "the limit leaves no DRAM budget: use a larger network or a smaller RATIO"; exit 2; }
 
@@ -74,7 +80,7 @@ status=0
 say "all-DRAM inside the limit (expect an OOM kill)"
 set +e
 "$CGROUP_RUN" --json "$RESULTS/dram_in_limit.cgroup.json" "$limit" -- \
-  "$TT" train "${net[@]}" --steps 1 --json "$RESULTS/dram_in_limit.json" 2>"$RESULTS/dram_in_limit.log"
+  "$TT" train "${model[@]}" --steps 1 --json "$RESULTS/dram_in_limit.json" 2>"$RESULTS/dram_in_limit.log"
 set -e
 # 3. tensortier: tier plan, PMem file on disk, inside the limit.
 say "tensortier inside the limit: --dram-limit $budget"

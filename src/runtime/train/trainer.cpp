@@ -4,10 +4,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
-#include <algorithm>
+
+#include "runtime/plan/footprint.hpp"
 
 namespace tensortier::runtime::train {
 
@@ -121,14 +123,23 @@ Trainer::Trainer(Allocator& allocator, const TrainOptions& options)
   exec_->observe(net_.logits, [this](const Tensor& logits) {
     batch_counts_ = count_predictions(*ctx_, logits, labels_);
   });
-  if (options_.tiering.dram_budget > 0) plan_tiers();
+  if (options_.tiering.dram_budget > 0) {
+    // The real sizes and the scratchpad the primitives will want, from their
+    // descriptors (no tensor allocated): an infeasible budget is refused now,
+    // not after the first step.
+    modeled_scratchpad_ =
+        plan::model_footprint(graph_, plan::Pass::training, *ctx_).scratchpad_bytes;
+    plan_tiers();
+  }
 }
 
 void Trainer::plan_tiers() {
   const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
   plan::Liveness l = plan::compute_liveness(graph_, plan::Pass::training, page);
   std::uint64_t reserve = options_.tiering.reserve_bytes;
-  if (reserve == 0) reserve = plan::automatic_reserve(graph_, ctx_->scratchpad_bytes(), page);
+  if (reserve == 0)
+    reserve = plan::automatic_reserve(
+        graph_, std::max<std::uint64_t>(ctx_->scratchpad_bytes(), modeled_scratchpad_), page);
   auto p = plan::plan_tiers(graph_, l,
                             {options_.tiering.dram_budget, reserve, options_.tiering.in_place});
   if (!p) throw std::invalid_argument(p.status().message());
