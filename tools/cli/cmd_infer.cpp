@@ -36,23 +36,6 @@ using runtime::Tensor;
 
 Status bad(const std::string& what) { return Status(Errc::invalid_argument, what); }
 
-struct PeakBytes {
-  std::uint64_t dram = 0, pmem = 0;
-};
-
-PeakBytes peak_bytes(const Stats& stats) {
-  PeakBytes b;
-  for (const TierStats& t : stats.tiers)
-    (t.kind.rfind("pmem", 0) == 0 ? b.pmem : b.dram) += t.peak_bytes;
-  return b;
-}
-
-std::string mib(std::uint64_t b) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / 1048576.0);
-  return buf;
-}
-
 // The model: the checkpoint's with --weights (model options given must
 // agree), else the options'.
 Result<tm::UNet3dConfig> model_config(const InferCommand& cmd, const tm::Checkpoint* ckpt) {
@@ -248,7 +231,7 @@ int run_infer(const Config& config, const InferCommand& cmd) {
     const Tensor logits = exec.infer(net.logits, io);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const Stats stats = alloc.stats();  // peaks of the pass (before the Dice and --output)
-    const PeakBytes peak = peak_bytes(stats);
+    const TierBytes peak = tier_bytes(stats);
     const tt::ClassCounts counts = tt::count_predictions(ctx, logits, labels);
     const std::vector<double> dice = counts.dice();
     const double mean = tt::mean_dice(dice);
@@ -269,20 +252,12 @@ int run_infer(const Config& config, const InferCommand& cmd) {
                  model_text(mc, cmd.model).c_str(), dims->depth, dims->height, dims->width,
                  cmd.model.batch, ckpt ? ("weights " + cmd.weights_path).c_str() : "untrained",
                  cmd.no_reuse ? "no reuse" : "memory plan", seconds, voxels / seconds / 1e6,
-                 cmd.no_reuse ? "in own buffers" : "in the arena", mib(plan.naive_bytes).c_str(),
-                 mib(plan.arena_bytes).c_str(), ratio, mib(plan.lower_bound_bytes).c_str(),
-                 mib(plan.persistent_bytes).c_str(), mib(peak.dram).c_str(),
-                 mib(peak.pmem).c_str(), mean);
+                 cmd.no_reuse ? "in own buffers" : "in the arena", short_bytes(plan.naive_bytes).c_str(),
+                 short_bytes(plan.arena_bytes).c_str(), ratio, short_bytes(plan.lower_bound_bytes).c_str(),
+                 short_bytes(plan.persistent_bytes).c_str(), short_bytes(peak.dram_peak).c_str(),
+                 short_bytes(peak.pmem_peak).c_str(), mean);
 
     if (!cmd.json_path.empty()) {
-      nlohmann::json dice_j = nlohmann::json::object();
-      for (std::size_t c = 0; c < dice.size(); ++c) dice_j[names[c]] = dice[c];
-      nlohmann::json tiers = nlohmann::json::array();
-      for (const TierStats& t : stats.tiers)
-        tiers.push_back({{"name", t.name},
-                         {"kind", t.kind},
-                         {"limit_bytes", t.limit_bytes},
-                         {"peak_bytes", t.peak_bytes}});
       nlohmann::json doc = {
           {"command", "infer"},
           {"data", "synthetic BraTS v" + std::to_string(data::kSyntheticBratsVersion)},
@@ -319,10 +294,11 @@ int run_infer(const Config& config, const InferCommand& cmd) {
             {"buffers", plan.buffers},
             {"in_place", plan.in_place},
             {"alignment", plan.alignment},
-            {"peak_dram_bytes", peak.dram},
-            {"peak_pmem_bytes", peak.pmem},
-            {"tiers", tiers}}},
-          {"dice", dice_j},
+            {"peak_dram_bytes", peak.dram_peak},
+            {"peak_pmem_bytes", peak.pmem_peak},
+            {"peak_live_dram_bytes", peak.dram_peak_live},
+            {"tiers", tier_stats_json(stats)}}},
+          {"dice", dice_json(dice, names)},
           {"mean_dice", mean}};
       if (!write_json(cmd.json_path, doc)) return 1;
     }

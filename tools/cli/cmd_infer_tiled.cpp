@@ -25,17 +25,6 @@ namespace tt = tensortier::runtime::train;
 
 Status bad(const std::string& what) { return Status(Errc::invalid_argument, what); }
 
-std::string bytes_text(std::uint64_t b) {
-  char buf[32];
-  const double v = static_cast<double>(b);
-  if (v >= 1024.0 * 1024 * 1024 * 1024)
-    std::snprintf(buf, sizeof buf, "%.2f TiB", v / (1024.0 * 1024 * 1024 * 1024));
-  else if (v >= 1024.0 * 1024 * 1024)
-    std::snprintf(buf, sizeof buf, "%.2f GiB", v / (1024.0 * 1024 * 1024));
-  else
-    std::snprintf(buf, sizeof buf, "%.1f MiB", v / (1024.0 * 1024));
-  return buf;
-}
 
 std::string duration_text(double s) {
   char buf[32];
@@ -47,20 +36,6 @@ std::string duration_text(double s) {
   return buf;
 }
 
-struct TierBytes {
-  std::uint64_t dram = 0, pmem = 0, dram_peak = 0, pmem_peak = 0, dram_limit = 0;
-};
-
-TierBytes tier_bytes(const Stats& stats) {
-  TierBytes b;
-  for (const TierStats& t : stats.tiers) {
-    const bool pmem = t.kind.rfind("pmem", 0) == 0;
-    (pmem ? b.pmem : b.dram) += t.current_bytes + t.cached_bytes;
-    (pmem ? b.pmem_peak : b.dram_peak) += t.peak_bytes;
-    if (!pmem) b.dram_limit += t.limit_bytes;
-  }
-  return b;
-}
 
 const char* tier_name(const Allocator& alloc, const void* p) {
   const int i = alloc.tier_of(p);
@@ -82,8 +57,8 @@ class ProgressBar {
                  static_cast<unsigned long long>(p.windows),
                  100.0 * static_cast<double>(p.windows_done) / static_cast<double>(p.windows),
                  p.voxels_per_second / 1e6, duration_text(p.seconds).c_str(),
-                 duration_text(p.eta_seconds).c_str(), bytes_text(b.dram).c_str(),
-                 bytes_text(b.pmem).c_str(), tty_ ? (last ? "\n" : "   ") : "\n");
+                 duration_text(p.eta_seconds).c_str(), short_bytes(b.dram + b.dram_cached).c_str(),
+                 short_bytes(b.pmem).c_str(), tty_ ? (last ? "\n" : "   ") : "\n");
     std::fflush(stderr);
   }
 
@@ -153,7 +128,7 @@ int run_infer_tiled(const InferCommand& cmd, const tm::UNet3dConfig& mc,
     std::fprintf(stderr, "tiled: generating synthetic case %llu, %dx%dx%d (%s) into PMem\n",
                  static_cast<unsigned long long>(cmd.case_index), volume->depth, volume->height,
                  volume->width,
-                 bytes_text(volume->voxels() * data::kNumModalities * sizeof(float)).c_str());
+                 short_bytes(volume->voxels() * data::kNumModalities * sizeof(float)).c_str());
     auto generated = ti::generate_synthetic_volume(alloc, *volume, cmd.case_index, mc.classes);
     if (!generated) return fail(generated.status());
 
@@ -201,19 +176,11 @@ int run_infer_tiled(const InferCommand& cmd, const tm::UNet3dConfig& mc,
                  static_cast<unsigned long long>(r.windows), tile->depth, tile->height, tile->width,
                  cmd.overlap, cmd.model.batch,
                  weights != nullptr ? ("weights " + cmd.weights_path).c_str() : "untrained",
-                 r.seconds, vps / 1e6, wvps / 1e6, bytes_text(whole.naive_bytes).c_str(),
-                 bytes_text(window.arena_bytes).c_str(), bytes_text(tb.dram_peak).c_str(),
-                 bytes_text(tb.pmem_peak).c_str(), mean);
+                 r.seconds, vps / 1e6, wvps / 1e6, short_bytes(whole.naive_bytes).c_str(),
+                 short_bytes(window.arena_bytes).c_str(), short_bytes(tb.dram_peak).c_str(),
+                 short_bytes(tb.pmem_peak).c_str(), mean);
 
     if (!cmd.json_path.empty()) {
-      nlohmann::json dice_j = nlohmann::json::object();
-      for (std::size_t c = 0; c < dice.size(); ++c) dice_j[names[c]] = dice[c];
-      nlohmann::json tiers = nlohmann::json::array();
-      for (const TierStats& t : stats.tiers)
-        tiers.push_back({{"name", t.name},
-                         {"kind", t.kind},
-                         {"limit_bytes", t.limit_bytes},
-                         {"peak_bytes", t.peak_bytes}});
       nlohmann::json doc = {
           {"command", "infer"},
           {"mode", "tiled"},
@@ -271,8 +238,8 @@ int run_infer_tiled(const InferCommand& cmd, const tm::UNet3dConfig& mc,
             {"dram_limit_bytes", tb.dram_limit},
             {"peak_dram_bytes", tb.dram_peak},
             {"peak_pmem_bytes", tb.pmem_peak},
-            {"tiers", tiers}}},
-          {"dice", dice_j},
+            {"tiers", tier_stats_json(stats)}}},
+          {"dice", dice_json(dice, names)},
           {"mean_dice", mean}};
       if (!write_json(cmd.json_path, doc)) return 1;
     }

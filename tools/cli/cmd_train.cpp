@@ -27,22 +27,6 @@ namespace tt = tensortier::runtime::train;
 namespace tg = tensortier::runtime::graph;
 namespace tp = tensortier::runtime::plan;
 
-struct TierBytes {
-  std::uint64_t dram = 0, pmem = 0, dram_peak = 0, pmem_peak = 0;
-  std::uint64_t dram_peak_live = 0, pmem_peak_live = 0;
-};
-
-TierBytes tier_bytes(const Allocator& alloc) {
-  TierBytes b;
-  for (const TierStats& t : alloc.stats().tiers) {
-    const bool pmem = t.kind.rfind("pmem", 0) == 0;
-    (pmem ? b.pmem : b.dram) += t.current_bytes;
-    (pmem ? b.pmem_peak : b.dram_peak) += t.peak_bytes;
-    (pmem ? b.pmem_peak_live : b.dram_peak_live) += t.peak_live_bytes;
-  }
-  return b;
-}
-
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -50,13 +34,6 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::string short_bytes(std::uint64_t b) {
-  char buf[32];
-  if (b >= (1ULL << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
-  else if (b >= (1ULL << 20)) std::snprintf(buf, sizeof buf, "%.0f MiB", b / 1048576.0);
-  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
-  return buf;
-}
 
 // One progress line; a bar that rewrites itself on a terminal.
 class Progress {
@@ -98,11 +75,6 @@ class Progress {
   bool tty_;
 };
 
-nlohmann::json dice_json(const std::vector<double>& dice, const std::vector<std::string>& names) {
-  nlohmann::json j = nlohmann::json::object();
-  for (std::size_t c = 0; c < dice.size(); ++c) j[names[c]] = dice[c];
-  return j;
-}
 
 nlohmann::json eval_json(const tt::EvalResult& e, const std::vector<std::string>& names, int step) {
   return {{"after_step", step},
@@ -287,7 +259,7 @@ int run_train(const Config& config, const TrainCommand& cmd) {
                                                " (try a smaller --lr)"));
         break;
       }
-      const TierBytes bytes = tier_bytes(**alloc);
+      const TierBytes bytes = tier_bytes((*alloc)->stats());
       step_seconds.push_back(r.seconds);
       cpu_seconds.push_back(r.cpu_seconds);
       losses.push_back(r.loss.loss);
@@ -338,7 +310,7 @@ int run_train(const Config& config, const TrainCommand& cmd) {
   std::vector<double> steady(step_seconds.begin() + (step_seconds.size() > 1 ? 1 : 0),
                              step_seconds.end());
   const double med = median(steady);
-  const TierBytes bytes = tier_bytes(**alloc);
+  const TierBytes bytes = tier_bytes((*alloc)->stats());
   const tg::MemoryProfile mem = graph.memory_profile();
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
@@ -425,14 +397,7 @@ int run_train(const Config& config, const TrainCommand& cmd) {
                         {"pins", c.pins},
                         {"pins_in_pmem", c.pins_in_pmem}};
     }
-    nlohmann::json tiers = nlohmann::json::array();
-    for (const TierStats& t : stats.tiers)
-      tiers.push_back({{"name", t.name},
-                       {"kind", t.kind},
-                       {"limit_bytes", t.limit_bytes},
-                       {"current_bytes", t.current_bytes},
-                       {"peak_bytes", t.peak_bytes}});
-    memory["tiers"] = tiers;
+    memory["tiers"] = tier_stats_json(stats);
     nlohmann::json doc = {
         {"command", "train"},
         {"data", nifti_cases != nullptr

@@ -11,6 +11,7 @@
 #include "model_options.hpp"
 #include "runtime/data/synthetic_brats.hpp"
 #include "tensortier/config.hpp"
+#include "tensortier/stats.hpp"
 #include "tensortier/tiers.hpp"
 #include "tensortier/topology.hpp"
 
@@ -116,6 +117,22 @@ void print_tier_table(const std::vector<TierPlan>& plans,
 // The topology the configuration names (TENSORTIER_TOPOLOGY_XML or live); an
 // error names the variable.
 Result<Topology> load_topology(const Config& config);
+
+// Bytes of the allocator's tiers, DRAM (and HBM) apart from PMem.
+struct TierBytes {
+  std::uint64_t dram = 0, pmem = 0;            // live blocks now
+  std::uint64_t dram_cached = 0;               // freed DRAM kept for reuse
+  std::uint64_t dram_peak = 0, pmem_peak = 0;  // highest use (live + cache + spares)
+  std::uint64_t dram_peak_live = 0, pmem_peak_live = 0;  // highest bytes of live blocks
+  std::uint64_t dram_limit = 0;
+};
+TierBytes tier_bytes(const Stats& stats);
+// [{"name","kind","limit_bytes","current_bytes","peak_bytes","peak_live_bytes"}] per tier.
+nlohmann::json tier_stats_json(const Stats& stats);
+// "1.23 GiB", "12.0 MiB", "512 B".
+std::string short_bytes(std::uint64_t bytes);
+// {"class name": dice, ...}
+nlohmann::json dice_json(const std::vector<double>& dice, const std::vector<std::string>& names);
 
 // Prints "tensortier: <message>" to stderr and returns the exit code for errors.
 int fail(const Status& status);

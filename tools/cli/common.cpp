@@ -18,6 +18,49 @@ std::string optional_text(const std::optional<std::uint64_t>& value, const char*
 
 }  // namespace
 
+TierBytes tier_bytes(const Stats& stats) {
+  TierBytes b;
+  for (const TierStats& t : stats.tiers) {
+    const bool pmem = t.kind.rfind("pmem", 0) == 0;
+    (pmem ? b.pmem : b.dram) += t.current_bytes;
+    (pmem ? b.pmem_peak : b.dram_peak) += t.peak_bytes;
+    (pmem ? b.pmem_peak_live : b.dram_peak_live) += t.peak_live_bytes;
+    if (!pmem) {
+      b.dram_cached += t.cached_bytes;
+      b.dram_limit += t.limit_bytes;
+    }
+  }
+  return b;
+}
+
+nlohmann::json tier_stats_json(const Stats& stats) {
+  nlohmann::json tiers = nlohmann::json::array();
+  for (const TierStats& t : stats.tiers)
+    tiers.push_back({{"name", t.name},
+                     {"kind", t.kind},
+                     {"limit_bytes", t.limit_bytes},
+                     {"current_bytes", t.current_bytes},
+                     {"peak_bytes", t.peak_bytes},
+                     {"peak_live_bytes", t.peak_live_bytes}});
+  return tiers;
+}
+
+std::string short_bytes(std::uint64_t b) {
+  char buf[32];
+  const double v = static_cast<double>(b);
+  if (b >= (1ULL << 40)) std::snprintf(buf, sizeof buf, "%.2f TiB", v / 1099511627776.0);
+  else if (b >= (1ULL << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", v / 1073741824.0);
+  else if (b >= (1ULL << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", v / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  return buf;
+}
+
+nlohmann::json dice_json(const std::vector<double>& dice, const std::vector<std::string>& names) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t c = 0; c < dice.size() && c < names.size(); ++c) j[names[c]] = dice[c];
+  return j;
+}
+
 nlohmann::json target_json(const MemoryTarget& t) {
   return {{"numa_node", t.numa_node},
           {"kind", memory_kind_name(t.kind)},
