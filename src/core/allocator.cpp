@@ -835,8 +835,10 @@ Result<std::unique_ptr<Allocator>> Allocator::create(AllocatorOptions options) {
     // Freed blocks are cached in fast tiers only; spares are kept in every tier.
     // Cached blocks and spares only hold budget nothing else wants: a full
     // tier recycles or drops them first. Capped so a process that freed much
-    // does not keep it all.
-    state.cache_limit = std::min<std::uint64_t>(state.limit, 1ULL << 30);
+    // does not keep it all — and under the LD_PRELOAD library (an unmodified
+    // program's heap) at a quarter of the budget, as a heap keeps little.
+    state.cache_limit = std::min<std::uint64_t>(
+        options.promote_on_touch ? state.limit / 4 : state.limit, 1ULL << 30);
     if (state.info.alignment_bytes > detail::kHugePageBytes)
       return R(Status(Errc::not_supported,
                       state.info.name + ": extents aligned to " +

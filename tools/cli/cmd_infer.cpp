@@ -258,25 +258,20 @@ int run_infer(const Config& config, const InferCommand& cmd) {
                  short_bytes(peak.pmem_peak).c_str(), mean);
 
     if (!cmd.json_path.empty()) {
+      nlohmann::json config = model_json(mc, names);
+      config.update({{"size", {dims->depth, dims->height, dims->width}},
+                     {"batch", cmd.model.batch},
+                     {"seed", cmd.seed},
+                     {"weights", ckpt ? nlohmann::json(cmd.weights_path) : nlohmann::json("untrained")},
+                     {"case", cmd.case_index},
+                     {"split", "validation"},
+                     {"reuse", !cmd.no_reuse},
+                     {"threads", threads}});
       nlohmann::json doc = {
           {"command", "infer"},
           {"data", "synthetic BraTS v" + std::to_string(data::kSyntheticBratsVersion)},
           {"config",
-           {{"size", {dims->depth, dims->height, dims->width}},
-            {"batch", cmd.model.batch},
-            {"levels", mc.levels},
-            {"base_filters", mc.base_filters},
-            {"in_channels", mc.in_channels},
-            {"classes", mc.classes},
-            {"class_names", names},
-            {"activation", activation},
-            {"norm", mc.batch_norm ? "batch" : "none"},
-            {"seed", cmd.seed},
-            {"weights", ckpt ? nlohmann::json(cmd.weights_path) : nlohmann::json("untrained")},
-            {"case", cmd.case_index},
-            {"split", "validation"},
-            {"reuse", !cmd.no_reuse},
-            {"threads", threads}}},
+           config},
           {"model",
            {{"parameters", params.count()},
             {"parameter_bytes", params.bytes()},

@@ -181,28 +181,23 @@ int run_infer_tiled(const InferCommand& cmd, const tm::UNet3dConfig& mc,
                  short_bytes(tb.pmem_peak).c_str(), mean);
 
     if (!cmd.json_path.empty()) {
+      nlohmann::json config = model_json(mc, names);
+      config.update({{"volume", dims_json(*volume)},
+                     {"tile", dims_json(*tile)},
+                     {"overlap", cmd.overlap},
+                     {"batch", cmd.model.batch},
+                     {"seed", cmd.seed},
+                     {"weights", weights != nullptr ? nlohmann::json(cmd.weights_path)
+                                           : nlohmann::json("untrained")},
+                     {"case", cmd.case_index},
+                     {"split", "validation"},
+                     {"threads", threads}});
       nlohmann::json doc = {
           {"command", "infer"},
           {"mode", "tiled"},
           {"data", "synthetic BraTS v" + std::to_string(data::kSyntheticBratsVersion)},
           {"config",
-           {{"volume", dims_json(*volume)},
-            {"tile", dims_json(*tile)},
-            {"overlap", cmd.overlap},
-            {"batch", cmd.model.batch},
-            {"levels", mc.levels},
-            {"base_filters", mc.base_filters},
-            {"in_channels", mc.in_channels},
-            {"classes", mc.classes},
-            {"class_names", names},
-            {"activation", activation},
-            {"norm", mc.batch_norm ? "batch" : "none"},
-            {"seed", cmd.seed},
-            {"weights", weights != nullptr ? nlohmann::json(cmd.weights_path)
-                                           : nlohmann::json("untrained")},
-            {"case", cmd.case_index},
-            {"split", "validation"},
-            {"threads", threads}}},
+           config},
           {"windows", r.windows},
           {"windows_per_axis",
            {r.starts[0].size(), r.starts[1].size(), r.starts[2].size()}},

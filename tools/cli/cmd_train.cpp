@@ -398,32 +398,27 @@ int run_train(const Config& config, const TrainCommand& cmd) {
                         {"pins_in_pmem", c.pins_in_pmem}};
     }
     memory["tiers"] = tier_stats_json(stats);
+    nlohmann::json config = model_json(o.model, names);
+    config.update({{"size", {o.dims.depth, o.dims.height, o.dims.width}},
+                   {"batch", o.batch},
+                   {"optimizer", tg::optimizer_name(o.optimizer)},
+                   {"lr", o.lr},
+                   {"lr_schedule", cmd.lr_schedule},
+                   {"momentum", o.momentum},
+                   {"weight_decay", o.weight_decay},
+                   {"loss", cmd.loss},
+                   {"steps", o.steps},
+                   {"seed", o.seed},
+                   {"train_cases", o.train_cases},
+                   {"eval_cases", cmd.eval_cases},
+                   {"threads", threads}});
     nlohmann::json doc = {
         {"command", "train"},
         {"data", nifti_cases != nullptr
                      ? "NIfTI " + cmd.data_dir
                      : "synthetic BraTS v" + std::to_string(data::kSyntheticBratsVersion)},
         {"config",
-         {{"size", {o.dims.depth, o.dims.height, o.dims.width}},
-          {"batch", o.batch},
-          {"levels", o.model.levels},
-          {"base_filters", o.model.base_filters},
-          {"in_channels", o.model.in_channels},
-          {"classes", o.model.classes},
-          {"class_names", names},
-          {"activation", cmd.model.activation},
-          {"norm", cmd.model.norm},
-          {"optimizer", tg::optimizer_name(o.optimizer)},
-          {"lr", o.lr},
-          {"lr_schedule", cmd.lr_schedule},
-          {"momentum", o.momentum},
-          {"weight_decay", o.weight_decay},
-          {"loss", cmd.loss},
-          {"steps", o.steps},
-          {"seed", o.seed},
-          {"train_cases", o.train_cases},
-          {"eval_cases", cmd.eval_cases},
-          {"threads", threads}}},
+         config},
         {"model",
          {{"parameters", trainer->parameters().count()},
           {"parameter_bytes", trainer->parameters().bytes()},

@@ -40,6 +40,17 @@ runtime::model::UNet3dConfig unet_config(const ModelCommand& m) {
   return c;
 }
 
+nlohmann::json model_json(const runtime::model::UNet3dConfig& c,
+                          const std::vector<std::string>& class_names) {
+  return {{"levels", c.levels},
+          {"base_filters", c.base_filters},
+          {"in_channels", c.in_channels},
+          {"classes", c.classes},
+          {"class_names", class_names},
+          {"activation", c.activation == runtime::model::Activation::relu ? "relu" : "leaky_relu"},
+          {"norm", c.batch_norm ? "batch" : "none"}};
+}
+
 std::string model_text(const runtime::model::UNet3dConfig& c, const ModelCommand& m) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "3D U-Net %d levels, base %d, %d -> %d classes, %s%s", c.levels,

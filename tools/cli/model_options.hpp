@@ -3,6 +3,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/data/synthetic_brats.hpp"
 #include "runtime/model/unet3d.hpp"
@@ -28,6 +31,11 @@ Result<data::Dims3> parse_dims(const std::string& text);
 
 // The U-Net configuration of the options (4 input modalities), unvalidated.
 runtime::model::UNet3dConfig unet_config(const ModelCommand& model);
+
+// {"levels", "base_filters", "in_channels", "classes", "class_names",
+// "activation", "norm"} of a report's "config".
+nlohmann::json model_json(const runtime::model::UNet3dConfig& config,
+                          const std::vector<std::string>& class_names);
 
 // "3D U-Net 4 levels, base 16, 4 -> 4 classes, batch norm, relu".
 std::string model_text(const runtime::model::UNet3dConfig& config, const ModelCommand& model);
