@@ -19,6 +19,7 @@
 
 #include "core/address_space.hpp"
 #include "core/mover.hpp"
+#include "core/page_moves.hpp"
 #include "core/policy.hpp"
 #include "core/trace.hpp"
 #include "core/write_barrier.hpp"
@@ -44,9 +45,13 @@ namespace tensortier {
 
 using detail::AddressSpace;
 using detail::Candidate;
+using detail::HeldPages;
 using detail::kNoNextUse;
+using detail::move_pages_out;
 using detail::MoveKind;
 using detail::MoveRequest;
+using detail::place_pages;
+using detail::take_pages;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -293,24 +298,6 @@ struct Allocator::Impl {
     tiers[t].tier.backend->release(e);
   }
 
-  // Moves the pages at addr out to a kernel-chosen address, leaving the
-  // (now empty) mapping at addr in place, so the range is never a hole another
-  // mmap could take. nullptr when the kernel cannot (MREMAP_DONTUNMAP: 5.13).
-  static void* move_pages_out(void* addr, std::size_t bytes) {
-    constexpr int kDontUnmap = 4;  // MREMAP_DONTUNMAP; not in Debian 12's headers
-    // Readers pass the barrier's PROT_READ. Once the pages are out, a private
-    // anonymous range left behind reads as zero-filled pages (mremap(2)) until
-    // to.move() maps the copy there: make readers wait at the barrier for that
-    // switch too.
-    mprotect(addr, bytes, PROT_NONE);
-    // glibc reads new_address from the varargs whenever FIXED or DONTUNMAP is
-    // set: pass it, or the kernel sees a stray register and says EINVAL.
-    void* out = mremap(addr, bytes, bytes, MREMAP_MAYMOVE | kDontUnmap, nullptr);
-    if (out == MAP_FAILED) return nullptr;
-    mprotect(out, bytes, PROT_READ | PROT_WRITE);  // they carry the barrier's PROT_READ
-    return out;
-  }
-
   // ---- migration --------------------------------------------------------------
 
   // Moves b to tier dst at the same address. Preconditions (under lk): b.moving
@@ -338,7 +325,7 @@ struct Allocator::Impl {
     const double start_us = trace.now_us();
     const auto t0 = Clock::now();
     Status status;
-    std::vector<Held> held = hold_pages(dst, donors, true);
+    std::vector<HeldPages> held = hold_pages(dst, donors, true);
     Result<Extent> fresh = spare ? Result<Extent>(*spare)
                                  : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
     if (!fresh) status = fresh.status();
@@ -574,7 +561,7 @@ struct Allocator::Impl {
       tiers[t].reserved += mapped;
       tiers[t].note_peak();
       lk.unlock();
-      std::vector<Held> held = hold_pages(t, donors, true);
+      std::vector<HeldPages> held = hold_pages(t, donors, true);
       AddressSpace::Range range = va->allocate(mapped, std::max(alignment, granule));
       Result<Extent> extent(Errc::no_space, "virtual range of " + format_bytes(va->bytes()) +
                                                 " exhausted");
@@ -649,20 +636,14 @@ struct Allocator::Impl {
   // kernel-chosen address) and the donors released, so that the backend's
   // own capacity count has room for the block they go into. `keep` false:
   // just release them.
-  struct Held {
-    void* addr;
-    std::size_t bytes;
-  };
-  std::vector<Held> hold_pages(int t, std::vector<Donor>& donors, bool keep) {
-    std::vector<Held> held;
+  std::vector<HeldPages> hold_pages(int t, std::vector<Donor>& donors, bool keep) {
+    std::vector<HeldPages> held;
     for (Donor& d : donors) {
       if (keep && d.extent.addr != nullptr) {
-        // A cached block's range is in ours: it must never be a hole, even
-        // for a moment (another thread's kernel-chosen mapping could land in
-        // it), so its pages leave with MREMAP_DONTUNMAP.
+        // A cached block's range is in ours (never a hole); a spare's is not.
         void* out = d.va ? move_pages_out(d.extent.addr, d.extent.bytes)
-                         : mremap(d.extent.addr, d.extent.bytes, d.extent.bytes, MREMAP_MAYMOVE);
-        if (out != nullptr && out != MAP_FAILED) {
+                         : take_pages(d.extent.addr, d.extent.bytes);
+        if (out != nullptr) {
           held.push_back({out, d.extent.bytes});
           if (!d.va) d.extent.addr = nullptr;  // a spare's mapping is gone with its pages
         }
@@ -678,23 +659,6 @@ struct Allocator::Impl {
     }
     donors.clear();
     return held;
-  }
-
-  // Not under mu: moves held pages into [dst, dst + bytes) (mapped by the
-  // same backend, so the same NUMA policy) and unmaps what is left. With one
-  // donor at least as large, the block is again a single mapping.
-  static void place_pages(void* dst, std::size_t bytes, std::vector<Held>& held) {
-    std::size_t off = 0;
-    for (Held& h : held) {
-      const std::size_t len = dst == nullptr ? 0 : std::min(bytes - off, h.bytes);
-      if (len > 0 && mremap(h.addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-                            static_cast<char*>(dst) + off) != MAP_FAILED)
-        off += len;
-      else
-        (void)munmap(h.addr, len);
-      if (len < h.bytes) (void)munmap(static_cast<char*>(h.addr) + len, h.bytes - len);
-    }
-    held.clear();
   }
 
   // Maps a spare extent of exactly `bytes` of tier t at a new range (under

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dram_allocator.hpp"
 #include "reference/reference.hpp"
 #include "tensortier/allocator.hpp"
 #include "tensortier/runtime/runtime.hpp"
@@ -24,14 +25,7 @@ using reference::RefTensor;
 
 // A DRAM-only allocator shared by the tests of one binary.
 inline Allocator& test_allocator() {
-  static std::unique_ptr<Allocator> allocator = [] {
-    AllocatorOptions options;
-    options.config.pmem.scheme = PmemSpec::Scheme::none;
-    options.config.dram_limit_bytes = 4ULL << 30;
-    auto created = Allocator::create(options);
-    if (!created) throw std::runtime_error("allocator: " + created.status().message());
-    return std::move(*created);
-  }();
+  static std::unique_ptr<Allocator> allocator = make_dram_allocator();
   return *allocator;
 }
 

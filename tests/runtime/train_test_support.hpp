@@ -6,20 +6,14 @@
 #include <memory>
 #include <stdexcept>
 
+#include "dram_allocator.hpp"
 #include "runtime/train/threads.hpp"
 #include "runtime/train/trainer.hpp"
 #include "tensortier/allocator.hpp"
 
 namespace tensortier::runtime::train::test {
 
-inline std::unique_ptr<Allocator> dram_allocator() {
-  AllocatorOptions options;
-  options.config.pmem.scheme = PmemSpec::Scheme::none;
-  options.config.dram_limit_bytes = 4ULL << 30;
-  auto created = Allocator::create(options);
-  if (!created) throw std::runtime_error("allocator: " + created.status().message());
-  return std::move(*created);
-}
+inline std::unique_ptr<Allocator> dram_allocator() { return runtime::test::make_dram_allocator(); }
 
 // A U-Net small enough for a test step in well under a second at 32^3.
 inline TrainOptions small_options(int levels = 3, int base = 8) {
