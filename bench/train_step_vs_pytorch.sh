@@ -38,10 +38,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
   /usr/bin/time -v "$TT" train --size "$SIZE" "${NET[@]}" --steps $((STEPS + 1)) \
     --eval-cases 0 --threads "$THREADS" --json "$OUT/tt$r.json" 2> "$OUT/tt$r.time" >/dev/null
 done
+# The machine's FP32 FMA peak on the same threads (bench_unet_conv's FMA loop).
+PEAK=0
+if [[ -x "$BUILD_DIR/bench/bench_unet_conv" ]]; then
+  OMP_NUM_THREADS="$THREADS" "$BUILD_DIR/bench/bench_unet_conv" --benchmark_filter=peak \
+    --benchmark_repetitions=3 --benchmark_out="$OUT/peak.json" --benchmark_out_format=json >/dev/null 2>&1
+  PEAK="$("$PY" -c 'import json,sys; print(max(b["GFLOP/s"] for b in json.load(open(sys.argv[1]))["benchmarks"] if "GFLOP/s" in b))' "$OUT/peak.json")"
+fi
 
-"$PY" - "$OUT" "$ROUNDS" <<'PYEOF'
+"$PY" - "$OUT" "$ROUNDS" "$PEAK" <<'PYEOF'
 import json, re, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
+out, rounds, machine_peak = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 def rss(path):
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read())
     return int(m.group(1)) * 1024
@@ -71,7 +78,10 @@ for name, steps, cpu, peak in (("pytorch", torch_steps, torch_cpu, max(torch_rss
 print(f"speed-up (pytorch / tensortier median step): {mp / mt:.2f}x wall, "
       f"{statistics.median(torch_cpu) / statistics.median(tt_cpu):.2f}x CPU time; "
       f"peak RSS ratio (tensortier / pytorch): {max(tt_rss) / max(torch_rss):.2f}")
-print(json.dumps({"pytorch_step_seconds": torch_steps, "tensortier_step_seconds": tt_steps,
+if machine_peak > 0:
+    print(f"machine FP32 FMA peak on {d['config']['threads']} threads: {machine_peak:.1f} GFLOP/s; "
+          f"tensortier step at {flops / mt / 1e9 / machine_peak:.0%} of it, pytorch at {flops / mp / 1e9 / machine_peak:.0%}")
+print(json.dumps({"machine_peak_gflops": machine_peak, "pytorch_step_seconds": torch_steps, "tensortier_step_seconds": tt_steps,
                   "pytorch_median": mp, "tensortier_median": mt, "speedup": mp / mt,
                   "pytorch_cpu_seconds": torch_cpu, "tensortier_cpu_seconds": tt_cpu,
                   "pytorch_peak_rss": max(torch_rss), "tensortier_peak_rss": max(tt_rss),
