@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -525,11 +526,14 @@ struct Allocator::Impl {
 
     std::unique_lock lk(mu);
     // Reuse a cached block of the same size in the preferred tier: no syscall,
-    // pages already faulted.
+    // pages already faulted. The most recently freed first (its lines may
+    // still be in the CPU caches; equal keys keep their insertion order).
     if (const int t = order.front(); tiers[t].fast) {
       auto [first, last] = tiers[t].cache.equal_range(mapped);
-      for (auto it = first; it != last; ++it) {
-        if (reinterpret_cast<std::uintptr_t>(it->second.va.addr) % alignment != 0) continue;
+      for (auto rit = std::make_reverse_iterator(last); rit != std::make_reverse_iterator(first);
+           ++rit) {
+        if (reinterpret_cast<std::uintptr_t>(rit->second.va.addr) % alignment != 0) continue;
+        const auto it = std::prev(rit.base());
         CachedBlock c = it->second;
         tiers[t].cache.erase(it);
         tiers[t].cached -= mapped;
@@ -615,7 +619,10 @@ struct Allocator::Impl {
     std::vector<Donor> donors;
     if (!recycles(t)) return donors;
     TierState& ts = tiers[t];
+    // The smallest size that holds `bytes`; of that size the most recently
+    // freed (warmest) cached block.
     auto c = ts.cache.lower_bound(bytes);
+    if (c != ts.cache.end()) c = std::prev(ts.cache.upper_bound(c->first));
     auto sp = ts.spares.lower_bound(bytes);
     if (c != ts.cache.end() && c->first > at_most) c = ts.cache.end();
     if (sp != ts.spares.end() && sp->first > at_most) sp = ts.spares.end();
