@@ -228,7 +228,7 @@ def main():
     parser.add_argument("--lib", required=True, help="libtensortier_preload.so")
     parser.add_argument("--memtier", default=MEMTIER)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--malloc-ops", type=int, default=10_000_000)
+    parser.add_argument("--malloc-ops", type=int, default=30_000_000)
     # 36^3: the largest volume at which memtier (Debian memkind 1.14) survives
     # the loop at 1/4 DRAM; from 40^3 on it segfaults inside posix_memalign.
     parser.add_argument("--size", type=int, default=36)
