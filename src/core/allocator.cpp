@@ -340,7 +340,8 @@ struct Allocator::Impl {
       status = to.copy_in(*fresh, 0, addr, bytes, Backend::Persist::no);
       TT_TSAN_IGNORE_END();
       if (status) throttle(bytes, tiers[dst].fast, t0);
-      if (status) old_pages = move_pages_out(addr, bytes);
+      if (status)
+        old_pages = move_pages_out(addr, bytes, {.guard_readers = anonymous(src), .restore_write = true});
       if (status) status = to.move(*fresh, addr);
       if (status && guard_after_move) mprotect(addr, bytes, PROT_NONE);  // before writers resume
       if (!status) {
@@ -610,6 +611,9 @@ struct Allocator::Impl {
     return kind == TierKind::dram || kind == TierKind::hbm;
   }
 
+  // Whether tier t's blocks are anonymous memory (not a shared file or device mapping).
+  bool anonymous(int t) const { return recycles(t) || tiers[t].info.kind == TierKind::pmem_kmem; }
+
   // Under mu: takes the smallest cached block or spare of tier t that holds
   // `bytes` (one, so that the new block stays one mapping — mremap moves only
   // within one); it no longer counts in the tier. Empty when there is none.
@@ -648,7 +652,7 @@ struct Allocator::Impl {
     for (Donor& d : donors) {
       if (keep && d.extent.addr != nullptr) {
         // A cached block's range is in ours (never a hole); a spare's is not.
-        void* out = d.va ? move_pages_out(d.extent.addr, d.extent.bytes)
+        void* out = d.va ? move_pages_out(d.extent.addr, d.extent.bytes, {})
                          : take_pages(d.extent.addr, d.extent.bytes);
         if (out != nullptr) {
           held.push_back({out, d.extent.bytes});
@@ -736,7 +740,7 @@ struct Allocator::Impl {
       // this size (no fallocate, no page faults, no hole punched meanwhile).
       tier.reserved += block.bytes;  // still held while the pages move out
       lk.unlock();
-      void* out = move_pages_out(ptr, block.bytes);
+      void* out = move_pages_out(ptr, block.bytes, {});  // freed, read-write (not guarded)
       Status s = AddressSpace::reset(ptr, block.bytes);
       va->release(block.va);
       lk.lock();

@@ -7,18 +7,14 @@
 
 namespace tensortier::detail {
 
-void* move_pages_out(void* addr, std::size_t bytes) {
+void* move_pages_out(void* addr, std::size_t bytes, MoveOut how) {
   constexpr int kDontUnmap = 4;  // MREMAP_DONTUNMAP; not in Debian 12's headers
-  // Readers pass the barrier's PROT_READ. Once the pages are out, a private
-  // anonymous range left behind reads as zero-filled pages (mremap(2)) until
-  // the new storage is mapped there: make readers wait at the barrier for that
-  // switch too.
-  mprotect(addr, bytes, PROT_NONE);
+  if (how.guard_readers) mprotect(addr, bytes, PROT_NONE);
   // glibc reads new_address from the varargs whenever FIXED or DONTUNMAP is
   // set: pass it, or the kernel sees a stray register and says EINVAL.
   void* out = mremap(addr, bytes, bytes, MREMAP_MAYMOVE | kDontUnmap, nullptr);
   if (out == MAP_FAILED) return nullptr;
-  mprotect(out, bytes, PROT_READ | PROT_WRITE);  // they carry the barrier's PROT_READ
+  if (how.restore_write) mprotect(out, bytes, PROT_READ | PROT_WRITE);
   return out;
 }
 

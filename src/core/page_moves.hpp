@@ -11,12 +11,24 @@
 
 namespace tensortier::detail {
 
+// How pages leave a range of the reserved virtual range.
+struct MoveOut {
+  // A live block's anonymous pages behind the write barrier: once they are
+  // out, the range left behind reads as zero-filled pages (mremap(2)), so it
+  // is PROT_NONE meanwhile and readers wait at the barrier for the new
+  // storage. Not needed for a freed block (nobody reads it) nor for a shared
+  // file mapping (the range left behind still maps the file: readers read
+  // the same data). Each mprotect walks every page table entry of the range.
+  bool guard_readers = false;
+  // The pages carry the barrier's PROT_READ: make them writable again.
+  bool restore_write = false;
+};
+
 // Moves the pages at [addr, addr + bytes) (one mapping) to a kernel-chosen
-// address, leaving an empty mapping at addr (MREMAP_DONTUNMAP). The range is
-// PROT_NONE meanwhile, so readers behind the write barrier wait for the
-// switch. Returns the pages' new address (read-write), nullptr when the
-// kernel cannot (MREMAP_DONTUNMAP needs Linux 5.13).
-void* move_pages_out(void* addr, std::size_t bytes);
+// address, leaving an empty mapping at addr (MREMAP_DONTUNMAP). Returns the
+// pages' new address, nullptr when the kernel cannot (MREMAP_DONTUNMAP needs
+// Linux 5.13).
+void* move_pages_out(void* addr, std::size_t bytes, MoveOut how);
 
 // Pages moved out of their mapping, waiting for a new place.
 struct HeldPages {
