@@ -89,6 +89,20 @@ struct Allocator::Impl {
     AddressSpace::Range va;
     Extent extent;
   };
+  // An extent whose pages a migration or a free left mapped outside the
+  // virtual range. A shared file mapping's pages keep the write barrier's
+  // PROT_READ until the spare is used: a write-protect pass walks every page
+  // table entry (~140 us per 16 MiB of 4 KiB file pages), and a spare that is
+  // dropped never needs it.
+  struct Spare {
+    Extent extent;
+    bool read_only = false;
+    void make_writable() {
+      if (read_only && extent.addr != nullptr)
+        (void)mprotect(extent.addr, extent.bytes, PROT_READ | PROT_WRITE);
+      read_only = false;
+    }
+  };
   struct TierState {
     Tier tier;
     TierInfo info;
@@ -106,7 +120,7 @@ struct Allocator::Impl {
     // Migration ping-pong: a move leaves the source pages (already faulted in)
     // mapped outside the virtual range; the next move into this tier copies
     // into them instead of faulting in fresh pages. Counted against the limit.
-    std::multimap<std::size_t, Extent> spares;  // by bytes
+    std::multimap<std::size_t, Spare> spares;  // by bytes
 
     std::uint64_t used() const { return current + cached + reserved + spare; }
     void note_peak() {
@@ -292,8 +306,8 @@ struct Allocator::Impl {
   bool has_spare(int t, std::size_t bytes) const { return tiers[t].spares.count(bytes) > 0; }
 
   // Under mu: short syscalls only.
-  void drop_spare(int t, std::multimap<std::size_t, Extent>::iterator it) {
-    Extent e = it->second;
+  void drop_spare(int t, std::multimap<std::size_t, Spare>::iterator it) {
+    Extent e = it->second.extent;
     tiers[t].spares.erase(it);
     tiers[t].spare -= e.bytes;
     tiers[t].tier.backend->release(e);
@@ -310,7 +324,7 @@ struct Allocator::Impl {
     void* addr = reinterpret_cast<void*>(b.addr);
     Backend& to = *tiers[dst].tier.backend;
     Backend& from = *tiers[src].tier.backend;
-    std::optional<Extent> spare;
+    std::optional<Spare> spare;
     if (auto it = tiers[dst].spares.find(bytes); it != tiers[dst].spares.end()) {
       spare = it->second;
       tiers[dst].spares.erase(it);
@@ -327,7 +341,8 @@ struct Allocator::Impl {
     const auto t0 = Clock::now();
     Status status;
     std::vector<HeldPages> held = hold_pages(dst, donors, true);
-    Result<Extent> fresh = spare ? Result<Extent>(*spare)
+    if (spare) spare->make_writable();
+    Result<Extent> fresh = spare ? Result<Extent>(spare->extent)
                                  : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
     if (!fresh) status = fresh.status();
     place_pages(fresh ? fresh->addr : nullptr, bytes, held);
@@ -340,8 +355,11 @@ struct Allocator::Impl {
       status = to.copy_in(*fresh, 0, addr, bytes, Backend::Persist::no);
       TT_TSAN_IGNORE_END();
       if (status) throttle(bytes, tiers[dst].fast, t0);
+      // Anonymous pages get their write access back at once (they may become
+      // donors); a file mapping's only when the spare is used (Spare).
       if (status)
-        old_pages = move_pages_out(addr, bytes, {.guard_readers = anonymous(src), .restore_write = true});
+        old_pages = move_pages_out(
+            addr, bytes, {.guard_readers = anonymous(src), .restore_write = anonymous(src)});
       if (status) status = to.move(*fresh, addr);
       if (status && guard_after_move) mprotect(addr, bytes, PROT_NONE);  // before writers resume
       if (!status) {
@@ -366,7 +384,7 @@ struct Allocator::Impl {
       tiers[src].current -= bytes;
       tiers[src].blocks -= 1;
       if (old_pages != nullptr && tiers[src].spare + bytes <= tiers[src].cache_limit) {
-        tiers[src].spares.emplace(bytes, old);
+        tiers[src].spares.emplace(bytes, Spare{old, !anonymous(src)});
         tiers[src].spare += bytes;
       } else {
         to_release = old;
@@ -520,6 +538,12 @@ struct Allocator::Impl {
                            "size " + std::to_string(bytes) + " bytes is too large");
     const std::size_t granule = std::max(page, block_granule);
     const std::size_t mapped = (bytes + granule - 1) / granule * granule;
+    // Blocks of 2 MiB or more start on a 2 MiB boundary, so transparent huge
+    // pages cover them whole and survive being moved in with mremap (pages
+    // moved to an address of another offset modulo 2 MiB are split to 4 KiB).
+    const std::size_t va_alignment =
+        std::max({alignment, granule, mapped >= detail::kHugePageBytes ? detail::kHugePageBytes
+                                                                        : std::size_t{1}});
 
     std::vector<int> order = fast_order();
     order.insert(hint == Hint::cold ? order.begin() : order.end(), slow_order.begin(),
@@ -546,7 +570,7 @@ struct Allocator::Impl {
     for (int t : order) {
       // A spare extent of this size (left by a migration or a freed PMem
       // block) is already within the budget and its pages are already there.
-      if (Result<void*> p = allocate_from_spare(lk, t, mapped, std::max(alignment, granule)); p)
+      if (Result<void*> p = allocate_from_spare(lk, t, mapped, va_alignment); p)
         return p;
       // A full tier would drop its cache and spares below: their pages go
       // into the new block instead. With room, a cached block or spare not
@@ -567,7 +591,7 @@ struct Allocator::Impl {
       tiers[t].note_peak();
       lk.unlock();
       std::vector<HeldPages> held = hold_pages(t, donors, true);
-      AddressSpace::Range range = va->allocate(mapped, std::max(alignment, granule));
+      AddressSpace::Range range = va->allocate(mapped, va_alignment);
       Result<Extent> extent(Errc::no_space, "virtual range of " + format_bytes(va->bytes()) +
                                                 " exhausted");
       if (range.addr != nullptr) {
@@ -636,7 +660,8 @@ struct Allocator::Impl {
       ts.cached -= c->first;
       ts.cache.erase(c);
     } else if (sp != ts.spares.end()) {
-      donors.push_back({sp->second, std::nullopt});
+      sp->second.make_writable();  // (anonymous tiers' spares already are)
+      donors.push_back({sp->second.extent, std::nullopt});
       ts.spare -= sp->first;
       ts.spares.erase(sp);
     }
@@ -679,11 +704,13 @@ struct Allocator::Impl {
                                     std::size_t alignment) {
     auto it = tiers[t].spares.find(bytes);
     if (it == tiers[t].spares.end()) return Result<void*>(Errc::no_space, "no spare");
-    Extent e = it->second;
+    Spare spare = it->second;
+    Extent e = spare.extent;
     tiers[t].spares.erase(it);
     tiers[t].spare -= bytes;
     tiers[t].reserved += bytes;
     lk.unlock();
+    spare.make_writable();
     AddressSpace::Range range = va->allocate(bytes, alignment);
     Status mapped = range.addr == nullptr ? Status(Errc::no_space, "virtual range exhausted")
                                           : tiers[t].tier.backend->move(e, range.addr);
@@ -748,7 +775,7 @@ struct Allocator::Impl {
       if (out != nullptr) {
         Extent e = block.extent;
         e.addr = out;
-        tier.spares.emplace(block.bytes, e);
+        tier.spares.emplace(block.bytes, Spare{e, false});
         tier.spare += block.bytes;
         return s;
       }
