@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <memory_resource>
@@ -135,6 +136,81 @@ TEST(Placement, PmemBudgetIsFullyUsableAfterPromotions) {
   EXPECT_TRUE(budgets_respected(alloc->stats()));
   ASSERT_TRUE(alloc->deallocate(big).is_ok());
   for (void* p : blocks) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+// ---- reuse of freed memory -----------------------------------------------------
+
+// Of two freed blocks of a size the most recently freed comes back first: its
+// lines may still be in the CPU caches.
+TEST(Reuse, TheMostRecentlyFreedBlockOfASizeComesBackFirst) {
+  auto alloc = make_allocator(small_options(64 * kMiB, std::nullopt));
+  ASSERT_NE(alloc, nullptr);
+  void* a = alloc->allocate(4 * kMiB, 64, Hint::hot);
+  void* b = alloc->allocate(4 * kMiB, 64, Hint::hot);
+  ASSERT_TRUE(alloc->deallocate(a).is_ok());
+  ASSERT_TRUE(alloc->deallocate(b).is_ok());
+  void* c = alloc->allocate(4 * kMiB, 64, Hint::hot);
+  EXPECT_EQ(c, b);
+  void* d = alloc->allocate(4 * kMiB, 64, Hint::hot);
+  EXPECT_EQ(d, a);
+  ASSERT_TRUE(alloc->deallocate(c).is_ok());
+  ASSERT_TRUE(alloc->deallocate(d).is_ok());
+}
+
+// Blocks of 2 MiB or more start on a 2 MiB boundary (huge pages cover them
+// whole and survive mremap), whatever alignment was asked for and in every tier.
+TEST(Reuse, LargeBlocksStartOnAHugePageBoundary) {
+  auto alloc = make_allocator(small_options(64 * kMiB, 64 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  constexpr std::uintptr_t kHuge = 2 * kMiB;
+  std::vector<void*> blocks;
+  for (Hint hint : {Hint::hot, Hint::cold}) {
+    for (std::size_t bytes : {std::size_t{kMiB}, std::size_t{2 * kMiB},
+                              std::size_t{3 * kMiB + 4 * kKiB}, std::size_t{9 * kMiB}}) {
+      void* p = alloc->allocate(bytes, 64, hint);
+      ASSERT_NE(p, nullptr);
+      if (bytes >= kHuge) {
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % kHuge, 0u)
+            << bytes << " bytes, hint " << static_cast<int>(hint);
+      }
+      blocks.push_back(p);
+    }
+  }
+  // Also once moved to the other tier and back.
+  ASSERT_TRUE(alloc->demote(blocks[2]).is_ok());
+  ASSERT_TRUE(alloc->promote(blocks[2]).is_ok());
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(blocks[2]) % kHuge, 0u);
+  for (void* p : blocks) ASSERT_TRUE(alloc->deallocate(p).is_ok());
+}
+
+// A promotion leaves the block's PMem pages as a spare that is still
+// write-protected (the barrier's PROT_READ); whatever reuses it — a new block
+// or the next demotion — gets it writable. A write into a protected page
+// would crash the test.
+TEST(Reuse, PmemSparesLeftByPromotionsAreWritableWhenReused) {
+  auto alloc = make_allocator(small_options(64 * kMiB, 64 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  const std::size_t bytes = 4 * kMiB;
+  void* p = alloc->allocate(bytes, 64, Hint::hot);
+  fill_pattern(p, bytes, 1);
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  ASSERT_TRUE(alloc->promote(p).is_ok());
+  // A new PMem block of that size takes the spare.
+  void* q = alloc->allocate(bytes, 64, Hint::cold);
+  ASSERT_EQ(alloc->tier_of(q), pmem_tier(*alloc));
+  std::memset(q, 0x5a, bytes);
+  EXPECT_EQ(static_cast<unsigned char*>(q)[bytes - 1], 0x5a);
+  // The next demotion of p and promotion leave another; demoting p reuses it.
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  ASSERT_TRUE(alloc->promote(p).is_ok());
+  ASSERT_TRUE(alloc->demote(p).is_ok());
+  EXPECT_TRUE(pattern_intact(p, bytes, 1));
+  fill_pattern(p, bytes, 2);  // written in PMem
+  ASSERT_TRUE(alloc->promote(p).is_ok());
+  EXPECT_TRUE(pattern_intact(p, bytes, 2));
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+  ASSERT_TRUE(alloc->deallocate(q).is_ok());
 }
 
 // ---- eviction policies ------------------------------------------------------------
