@@ -213,6 +213,31 @@ TEST(Reuse, PmemSparesLeftByPromotionsAreWritableWhenReused) {
   ASSERT_TRUE(alloc->deallocate(q).is_ok());
 }
 
+// A move queued for the mover is for one allocation: when that block is freed
+// before the mover gets to it, the request is dropped — even though the next
+// block of that size now lives at the same address (the cache hands it back).
+TEST(Reuse, AQueuedMoveOfAFreedBlockIsCanceled) {
+  AllocatorOptions options = small_options(128 * kMiB, 256 * kMiB);
+  options.throttle.enabled = true;  // keeps the mover busy with the first demotion
+  options.throttle.write_gbps_per_dimm = 0.1;
+  options.throttle.dimms = 1;
+  auto alloc = make_allocator(options);
+  ASSERT_NE(alloc, nullptr);
+  void* big = alloc->allocate(32 * kMiB, 64, Hint::hot);  // ~0.34 s to demote
+  void* x = alloc->allocate(4 * kMiB, 64, Hint::hot);
+  ASSERT_TRUE(alloc->advise(big, Advice::cold).is_ok());
+  ASSERT_TRUE(alloc->advise(x, Advice::cold).is_ok());  // queued behind big
+  ASSERT_TRUE(alloc->deallocate(x).is_ok());
+  void* y = alloc->allocate(4 * kMiB, 64, Hint::hot);
+  ASSERT_EQ(y, x) << "the scenario needs the new block at the freed one's address";
+  alloc->wait_for_moves();
+  EXPECT_EQ(alloc->tier_of(y), dram_tier(*alloc));
+  EXPECT_EQ(alloc->tier_of(big), pmem_tier(*alloc));
+  EXPECT_EQ(alloc->stats().demotions, 1u);
+  ASSERT_TRUE(alloc->deallocate(y).is_ok());
+  ASSERT_TRUE(alloc->deallocate(big).is_ok());
+}
+
 // ---- eviction policies ------------------------------------------------------------
 
 TEST(Eviction, LruDemotesTheLeastRecentlyUsedBlock) {

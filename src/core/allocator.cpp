@@ -83,6 +83,7 @@ struct Allocator::Impl {
     std::uint64_t next_use = kNoNextUse;
     Clock::time_point demoted_at{};  // end of the last demotion (promote_on_touch thrash guard)
     double move_seconds = 0;         // how long the last move of this block took
+    std::uint64_t serial = 0;        // the allocator's n-th allocation (queued moves check it)
   };
   // A freed DRAM block kept mapped (pages already faulted) for reuse.
   struct CachedBlock {
@@ -515,7 +516,7 @@ struct Allocator::Impl {
   void run_request(const MoveRequest& request) {
     std::unique_lock lk(mu);
     Block* b = wait_still(lk, request.addr);
-    if (b == nullptr || b->pins > 0) return;
+    if (b == nullptr || b->serial != request.serial || b->pins > 0) return;  // freed: canceled
     if (request.kind == MoveKind::promote) {
       const std::uint64_t next = b->next_use == kNoNextUse ? 0 : b->next_use;
       promote_locked(lk, *b, next);
@@ -737,6 +738,7 @@ struct Allocator::Impl {
     b.tier = t;
     b.extent = extent;
     b.last_use = ++tick;
+    b.serial = allocations + 1;
     blocks.emplace(b.addr, b);
     tiers[t].blocks += 1;
     tiers[t].note_peak();
@@ -961,12 +963,12 @@ Status Allocator::advise(void* ptr, Advice advice) {
     case Advice::will_need:
       b->last_use = ++impl_->tick;
       if (impl_->policy->migrates() && !impl_->tiers[b->tier].fast)
-        impl_->mover->enqueue({addr, MoveKind::promote});
+        impl_->mover->enqueue({addr, MoveKind::promote, b->serial});
       return Status::ok();
     case Advice::cold:
     case Advice::wont_need:
       if (impl_->policy->migrates() && impl_->tiers[b->tier].fast)
-        impl_->mover->enqueue({addr, MoveKind::demote});
+        impl_->mover->enqueue({addr, MoveKind::demote, b->serial});
       return Status::ok();
   }
   return Status::ok();

@@ -18,6 +18,9 @@ enum class MoveKind { promote, demote };
 struct MoveRequest {
   std::uintptr_t addr = 0;
   MoveKind kind = MoveKind::promote;
+  // Which allocation at addr the request is for: a block freed while its
+  // request waited is not moved, nor the block allocated at its address since.
+  std::uint64_t serial = 0;
 };
 
 class Mover {
