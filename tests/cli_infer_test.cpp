@@ -23,9 +23,7 @@ CommandResult infer(const std::vector<std::string>& args) {
   return test_support::run_cli(a, {{"TENSORTIER_PMEM", "none"}});
 }
 
-std::string temp_path(const char* name) {
-  return "/tmp/tt-cli-infer-" + std::to_string(getpid()) + "-" + name;
-}
+std::string temp_path(const std::string& name) { return test_support::temp_path("cli-infer", name); }
 
 const std::vector<std::string> kSmall = {"--size",    "32", "--levels", "3", "--base-filters",
                                          "4",         "--threads", "2", "--batch", "2",

@@ -23,9 +23,7 @@ CommandResult cli(const std::vector<std::string>& args,
   return test_support::run_cli(args, env);
 }
 
-std::string temp_path(const std::string& name) {
-  return "/tmp/tt-cli-plan-" + std::to_string(getpid()) + "-" + name;
-}
+std::string temp_path(const std::string& name) { return test_support::temp_path("cli-plan", name); }
 
 nlohmann::json json_of(const std::vector<std::string>& args, const std::string& name) {
   const std::string path = temp_path(name);

@@ -19,9 +19,7 @@ CommandResult cli(const std::vector<std::string>& args,
   return test_support::run_cli(args, env);
 }
 
-std::string temp_path(const char* name) {
-  return "/tmp/tt-cli-tiering-" + std::to_string(getpid()) + "-" + name;
-}
+std::string temp_path(const std::string& name) { return test_support::temp_path("cli-tiering", name); }
 
 const std::vector<std::string> kModel = {"--size", "32", "--batch", "2", "--levels", "3",
                                          "--base-filters", "8", "--steps", "3",

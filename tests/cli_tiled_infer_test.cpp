@@ -23,9 +23,7 @@ CommandResult infer(const std::vector<std::string>& args) {
   return test_support::run_cli(a, {{"TENSORTIER_DRAM_LIMIT", "48M"}});
 }
 
-std::string temp_path(const char* name) {
-  return "/tmp/tt-cli-tiled-" + std::to_string(getpid()) + "-" + name;
-}
+std::string temp_path(const std::string& name) { return test_support::temp_path("cli-tiled", name); }
 
 const std::vector<std::string> kModel = {"--levels", "3", "--base-filters", "4", "--threads", "2"};
 

@@ -20,9 +20,7 @@ CommandResult train(const std::vector<std::string>& args,
   return test_support::run_cli(a, env);
 }
 
-std::string temp_path(const char* name) {
-  return "/tmp/tt-cli-train-" + std::to_string(getpid()) + "-" + name;
-}
+std::string temp_path(const std::string& name) { return test_support::temp_path("cli-train", name); }
 
 TEST(CliTrain, ShortRunWritesTheReport) {
   const std::string report = temp_path("report.json");

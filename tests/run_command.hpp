@@ -29,6 +29,11 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+// /tmp/tt-<test>-<pid>-<name>: a file name no other test process uses.
+inline std::string temp_path(const std::string& test, const std::string& name) {
+  return "/tmp/tt-" + test + "-" + std::to_string(getpid()) + "-" + name;
+}
+
 // `unset` names variables removed from the inherited environment.
 inline CommandResult run_command(const std::vector<std::string>& argv,
                                  const std::map<std::string, std::string>& env = {},

@@ -58,6 +58,14 @@ struct OptaneThrottle {
   double read_gbps_per_dimm = 6.6;   // promote reads PMem
   double write_gbps_per_dimm = 2.3;  // demote writes PMem
   unsigned dimms = 1;
+
+  // How long Optane takes to read and to write these bytes (whether or not
+  // the throttle is enabled: the projected time).
+  double seconds(std::uint64_t read_bytes, std::uint64_t written_bytes) const {
+    const double d = dimms > 0 ? dimms : 1;
+    return static_cast<double>(read_bytes) / (read_gbps_per_dimm * d * 1e9) +
+           static_cast<double>(written_bytes) / (write_gbps_per_dimm * d * 1e9);
+  }
 };
 
 struct AllocatorOptions {

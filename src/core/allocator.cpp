@@ -421,11 +421,9 @@ struct Allocator::Impl {
     return status;
   }
 
+  // A promotion reads PMem, a demotion writes it.
   double optane_seconds(std::size_t bytes, bool promote) const {
-    const auto& o = options.throttle;
-    const double gbps = (promote ? o.read_gbps_per_dimm : o.write_gbps_per_dimm) *
-                        std::max(1u, o.dimms);
-    return static_cast<double>(bytes) / (gbps * 1e9);
+    return options.throttle.seconds(promote ? bytes : 0, promote ? 0 : bytes);
   }
 
   // Optane emulation: a copy takes at least as long as it would on Optane.
@@ -1033,20 +1031,5 @@ Stats Allocator::stats() const {
 }
 
 Status Allocator::write_trace(const std::string& path) const { return impl_->trace.write(path); }
-
-// ---- std::pmr adapter ---------------------------------------------------------
-
-void* MemoryResource::do_allocate(std::size_t bytes, std::size_t alignment) {
-  return allocator_.allocate(bytes == 0 ? 1 : bytes, alignment, hint_);
-}
-
-void MemoryResource::do_deallocate(void* ptr, std::size_t, std::size_t) {
-  allocator_.deallocate(ptr);  // a foreign pointer is reported, never freed
-}
-
-bool MemoryResource::do_is_equal(const std::pmr::memory_resource& other) const noexcept {
-  const auto* o = dynamic_cast<const MemoryResource*>(&other);
-  return o != nullptr && &o->allocator_ == &allocator_;
-}
 
 }  // namespace tensortier

@@ -17,7 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Status bad(const std::string& what) { return Status(Errc::invalid_argument, what); }
 
 std::string case_name(int i) {
   char buf[32];

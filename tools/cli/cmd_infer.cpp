@@ -34,7 +34,6 @@ using runtime::Context;
 using runtime::DataType;
 using runtime::Tensor;
 
-Status bad(const std::string& what) { return Status(Errc::invalid_argument, what); }
 
 // The model: the checkpoint's with --weights (model options given must
 // agree), else the options'.

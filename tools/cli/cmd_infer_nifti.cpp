@@ -28,7 +28,6 @@ namespace tt = tensortier::runtime::train;
 using runtime::Context;
 using runtime::Tensor;
 
-Status bad(const std::string& what) { return Status(Errc::invalid_argument, what); }
 
 // Arg-max and softmax over the classes of plain logits (K, D, H, W).
 void classify(const std::vector<float>& logits, int classes, std::size_t voxels,

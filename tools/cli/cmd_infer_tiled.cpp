@@ -23,7 +23,6 @@ namespace ti = tensortier::runtime::infer;
 namespace tm = tensortier::runtime::model;
 namespace tt = tensortier::runtime::train;
 
-Status bad(const std::string& what) { return Status(Errc::invalid_argument, what); }
 
 
 std::string duration_text(double s) {

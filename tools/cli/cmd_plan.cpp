@@ -159,22 +159,22 @@ CLI::App* add_plan_command(CLI::App& app, PlanCommand& cmd) {
 }
 
 int run_plan(const PlanCommand& cmd) {
-  auto bad = [](const std::string& what) { return fail(Status(Errc::invalid_argument, what)); };
+  auto bad_value = [](const std::string& what) { return fail(bad(what)); };
   auto dims = parse_dims(cube_size(cmd.model.size));
   if (!dims) return fail(dims.status());
   if (dims->depth < 1 || dims->height < 1 || dims->width < 1)
-    return bad("--size '" + cmd.model.size + "': every dimension must be >= 1");
+    return bad_value("--size '" + cmd.model.size + "': every dimension must be >= 1");
   runtime::model::UNet3dConfig config = unet_config(cmd.model);
   config.in_channels = cmd.channels;
-  if (cmd.model.batch < 1) return bad("--batch must be >= 1");
-  if (cmd.channels < 1) return bad("--channels must be >= 1");
-  if (!(cmd.compute_gflops > 0)) return bad("--compute-gflops must be > 0");
-  if (!(cmd.dram_gbps > 0)) return bad("--dram-gbps must be > 0");
-  if (cmd.dimms < 1) return bad("--dimms must be >= 1");
+  if (cmd.model.batch < 1) return bad_value("--batch must be >= 1");
+  if (cmd.channels < 1) return bad_value("--channels must be >= 1");
+  if (!(cmd.compute_gflops > 0)) return bad_value("--compute-gflops must be > 0");
+  if (!(cmd.dram_gbps > 0)) return bad_value("--dram-gbps must be > 0");
+  if (cmd.dimms < 1) return bad_value("--dimms must be >= 1");
   if (cmd.pmem_read_gbps < 0 || cmd.pmem_write_gbps < 0)
-    return bad("--pmem-read-gbps and --pmem-write-gbps must be > 0");
+    return bad_value("--pmem-read-gbps and --pmem-write-gbps must be > 0");
   if (!cmd.dram_limit.empty() && !cmd.pmem.empty())
-    return bad("--dram-limit and --pmem: give one (the other is what the plan finds)");
+    return bad_value("--dram-limit and --pmem: give one (the other is what the plan finds)");
   const Bandwidths bw{cmd.compute_gflops, cmd.dram_gbps,
                       cmd.pmem_read_gbps > 0 ? cmd.pmem_read_gbps : 6.6 * cmd.dimms,
                       cmd.pmem_write_gbps > 0 ? cmd.pmem_write_gbps : 2.3 * cmd.dimms};
@@ -215,7 +215,7 @@ int run_plan(const PlanCommand& cmd) {
                           cmd.optimizer == "adam" ? tg::OptimizerKind::adam : tg::OptimizerKind::sgd);
     fp = tp::model_footprint(graph, training ? tp::Pass::training : tp::Pass::inference, ctx);
   } catch (const std::exception& e) {
-    return bad(e.what());
+    return bad_value(e.what());
   }
   const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
   const tp::Liveness l =
@@ -251,7 +251,7 @@ int run_plan(const PlanCommand& cmd) {
         lo = mid;
       }
     }
-    if (!best) return bad("--pmem " + cmd.pmem + ": no DRAM budget up to the all-DRAM peak fits");
+    if (!best) return bad_value("--pmem " + cmd.pmem + ": no DRAM budget up to the all-DRAM peak fits");
     if (auto p = fits(lo)) best = std::move(p);  // lo itself may fit (the minimum)
     plan = std::move(*best);
     plan_title = "DRAM needed: the smallest budget with every op on DRAM and the rest in that PMem:";

@@ -137,6 +137,9 @@ nlohmann::json dice_json(const std::vector<double>& dice, const std::vector<std:
 // Prints "tensortier: <message>" to stderr and returns the exit code for errors.
 int fail(const Status& status);
 
+// The status of a bad command-line value or input file: `what` says which and why.
+inline Status bad(const std::string& what) { return Status(Errc::invalid_argument, what); }
+
 // Writes `doc` to path ("-" = stdout); false with a message on error.
 bool write_json(const std::string& path, const nlohmann::json& doc);
 

@@ -110,9 +110,7 @@ void TierScheduler::account_in_place(const graph::OpNode& op) {
   counters_.in_place_read_bytes += read;
   counters_.in_place_written_bytes += written;
   if (!throttle_.enabled || read + written == 0) return;
-  const double dimms = std::max(1u, throttle_.dimms);
-  const double seconds = static_cast<double>(read) / (throttle_.read_gbps_per_dimm * dimms * 1e9) +
-                         static_cast<double>(written) / (throttle_.write_gbps_per_dimm * dimms * 1e9);
+  const double seconds = throttle_.seconds(read, written);
   const auto due = op_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    std::chrono::duration<double>(seconds));
   const auto now = std::chrono::steady_clock::now();
