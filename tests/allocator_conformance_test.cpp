@@ -2,10 +2,13 @@
 // configuration this machine can build (DRAM + emulated file PMem, DRAM only,
 // PMem-heavy with a tiny DRAM budget, Optane-throttled).
 #include <gtest/gtest.h>
+#include <linux/mempolicy.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "allocator_test_util.hpp"
+#include "hardware_skip.hpp"
 #include "tensortier/allocator.hpp"
 #include "tensortier/stats.hpp"
 
@@ -539,5 +543,74 @@ INSTANTIATE_TEST_SUITE_P(
                       TierSetup{"PmemHeavy", 2 * kMiB, 128 * kMiB},
                       TierSetup{"OptaneThrottled", 16 * kMiB, 64 * kMiB, true}),
     [](const ::testing::TestParamInfo<TierSetup>& info) { return std::string(info.param.name); });
+
+// ---- NUMA-node PMem (KMEM-DAX) -------------------------------------------------
+
+// The NUMA node of the page at `p` (get_mempolicy MPOL_F_NODE | MPOL_F_ADDR); -1 on error.
+int node_of_page(const void* p) {
+  int node = -1;
+  if (syscall(SYS_get_mempolicy, &node, nullptr, 0, const_cast<void*>(p),
+              MPOL_F_NODE | MPOL_F_ADDR) != 0)
+    return -1;
+  return node;
+}
+
+// Between DRAM and a KMEM-DAX node a move rebinds the pages in place: no
+// copy, so no write barrier either, and a writer that keeps writing loses
+// nothing.
+TEST(NumaNodePmem, MovesRebindThePagesInPlace) {
+  AllocatorOptions options = small_options(32 * kMiB, std::nullopt);
+  options.config.pmem.scheme = PmemSpec::Scheme::kmem;
+  auto created = Allocator::create(std::move(options));
+  if (!created && created.status().code() == Errc::not_supported)
+    TT_SKIP_WITHOUT_HARDWARE(created.status().message());
+  ASSERT_TRUE(created) << created.status().message();
+  Allocator& alloc = **created;
+  int kmem = -1;
+  for (std::size_t t = 0; t < alloc.tiers().size(); ++t)
+    if (alloc.tiers()[t].kind == TierKind::pmem_kmem && kmem < 0) kmem = static_cast<int>(t);
+  ASSERT_GE(kmem, 0) << "TENSORTIER_PMEM=kmem opened no KMEM-DAX tier";
+  const int kmem_node = alloc.tiers()[kmem].numa_node;
+
+  const std::size_t bytes = 4 * kMiB;
+  char* p = static_cast<char*>(alloc.allocate(bytes, 64, Hint::hot));
+  const int dram = alloc.tier_of(p);
+  const int dram_node = alloc.tiers()[dram].numa_node;
+  const std::size_t data = bytes - 4096;  // the last page is the writer's
+  fill_pattern(p, data, 7);
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> last{0};
+  auto* word = reinterpret_cast<volatile std::uint64_t*>(p + data);
+  std::thread writer([&] {
+    for (std::uint64_t i = 1; !stop.load(std::memory_order_relaxed); ++i) {
+      *word = i;
+      last.store(i, std::memory_order_relaxed);
+    }
+  });
+  for (int round = 0; round < 3; ++round) {
+    Status s = alloc.demote(p);
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(alloc.tier_of(p), kmem);
+    EXPECT_EQ(node_of_page(p), kmem_node);
+    EXPECT_EQ(node_of_page(p + data - 1), kmem_node);
+    s = alloc.promote(p);
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(alloc.tier_of(p), dram);
+    EXPECT_EQ(node_of_page(p), dram_node);
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(*word, last.load()) << "the writer's last write survived every move";
+  EXPECT_TRUE(pattern_intact(p, data, 7));
+  const Stats stats = alloc.stats();
+  EXPECT_EQ(stats.demotions, 3u);
+  EXPECT_EQ(stats.promotions, 3u);
+  EXPECT_EQ(stats.barrier_faults, 0u) << "a rebinding move needs no write barrier";
+  EXPECT_TRUE(budgets_respected(stats));
+  ASSERT_TRUE(alloc.deallocate(p));
+  for (const auto& t : alloc.stats().tiers) EXPECT_EQ(t.current_bytes, 0u) << t.name;
+}
+
 }  // namespace
 }  // namespace tensortier

@@ -71,6 +71,14 @@ std::size_t first_mismatch(const void* p, std::size_t bytes, unsigned seed) {
   return bytes;
 }
 
+// The kernel's policy for the page at `addr` (get_mempolicy MPOL_F_ADDR),
+// through the raw syscall so the test does not need libnuma.
+bool policy_of(void* addr, int& mode, unsigned long& nodemask) {
+  nodemask = 0;
+  return syscall(SYS_get_mempolicy, &mode, &nodemask, sizeof nodemask * CHAR_BIT, addr,
+                 MPOL_F_ADDR) == 0;
+}
+
 // Whether any byte of [p, p + bytes) is mapped (msync fails with ENOMEM on
 // unmapped pages).
 bool fully_unmapped(void* p, std::size_t bytes) {
@@ -591,6 +599,69 @@ TEST_P(BackendConformance, ConcurrentAllocateAndRelease) {
   EXPECT_EQ(backend().used_bytes(), 0u);
 }
 
+// Migration between NUMA-node tiers without a copy: a NUMA-node backend
+// takes over a DRAM extent's pages where they are; other media say they
+// cannot and leave it alone.
+TEST_P(BackendConformance, AdoptTakesOverADramExtentInPlace) {
+  REQUIRE_BACKEND();
+  Result<std::unique_ptr<Backend>> dram = open_dram_backend(0, kDefaultCapacity);
+  ASSERT_TRUE(dram) << dram.status().message();
+  Result<Extent> ext = (*dram)->allocate(3 * kMiB);
+  ASSERT_TRUE(ext) << ext.status().message();
+  fill(ext->addr, ext->bytes, 23);
+  const std::uint64_t used_before = backend().used_bytes();
+
+  Result<Extent> adopted = backend().adopt(*ext);
+  if (!anonymous() || !dram_numa_binding_supported()) {
+    ASSERT_FALSE(adopted);
+    EXPECT_EQ(adopted.status().code(), Errc::not_supported) << adopted.status().message();
+    EXPECT_EQ(backend().used_bytes(), used_before);
+    EXPECT_EQ(first_mismatch(ext->addr, ext->bytes, 23), ext->bytes);
+    (*dram)->release(*ext);
+    return;
+  }
+  ASSERT_TRUE(adopted) << adopted.status().message();
+  EXPECT_EQ(adopted->addr, ext->addr);
+  EXPECT_EQ(adopted->bytes, ext->bytes);
+  EXPECT_EQ(backend().used_bytes(), used_before + ext->bytes);
+  // The source lets go of its budget, not of the mapping.
+  Extent given_up = *ext;
+  given_up.addr = nullptr;
+  (*dram)->release(given_up);
+  EXPECT_EQ((*dram)->used_bytes(), 0u);
+  EXPECT_EQ(first_mismatch(adopted->addr, adopted->bytes, 23), adopted->bytes);
+  int mode = -1;
+  unsigned long nodemask = 0;
+  if (backend().info().numa_node < static_cast<int>(sizeof nodemask * CHAR_BIT) &&
+      policy_of(adopted->addr, mode, nodemask)) {
+    EXPECT_EQ(mode, MPOL_BIND);
+    EXPECT_EQ(nodemask, 1UL << backend().info().numa_node) << "bound to the adopting node";
+  }
+  Extent mine = *adopted;
+  backend().release(mine);
+  EXPECT_EQ(backend().used_bytes(), used_before);
+  EXPECT_TRUE(fully_unmapped(adopted->addr, adopted->bytes));
+}
+
+TEST_P(BackendConformance, AdoptOverTheBudgetChangesNothing) {
+  REQUIRE_BACKEND();
+  if (!anonymous()) GTEST_SKIP() << GetParam().label << " adopts nothing (see AdoptTakesOver...)";
+  std::unique_ptr<Backend> small = open(kMiB);
+  ASSERT_NE(small, nullptr);
+  Result<std::unique_ptr<Backend>> dram = open_dram_backend(0, kDefaultCapacity);
+  ASSERT_TRUE(dram) << dram.status().message();
+  Result<Extent> ext = (*dram)->allocate(3 * kMiB);
+  ASSERT_TRUE(ext) << ext.status().message();
+  fill(ext->addr, ext->bytes, 29);
+  Result<Extent> adopted = small->adopt(*ext);
+  ASSERT_FALSE(adopted);
+  EXPECT_EQ(adopted.status().code(), Errc::no_space) << adopted.status().message();
+  EXPECT_EQ(small->used_bytes(), 0u);
+  EXPECT_EQ((*dram)->used_bytes(), ext->bytes);
+  EXPECT_EQ(first_mismatch(ext->addr, ext->bytes, 29), ext->bytes);
+  (*dram)->release(*ext);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformance, ::testing::ValuesIn(all_backend_cases()),
                          [](const ::testing::TestParamInfo<BackendCase>& info) {
                            return info.param.label;
@@ -658,14 +729,6 @@ TEST(DramBackend, FailingMmapIsNoSpaceWithNothingAllocated) {
   ASSERT_FALSE(huge);
   EXPECT_EQ(huge.status().code(), Errc::no_space) << huge.status().message();
   EXPECT_EQ((*dram)->used_bytes(), 0u);
-}
-
-// The kernel's policy for the page at `addr` (get_mempolicy MPOL_F_ADDR),
-// through the raw syscall so the test does not need libnuma.
-bool policy_of(void* addr, int& mode, unsigned long& nodemask) {
-  nodemask = 0;
-  return syscall(SYS_get_mempolicy, &mode, &nodemask, sizeof nodemask * CHAR_BIT, addr,
-                 MPOL_F_ADDR) == 0;
 }
 
 TEST(DramBackend, PagesAreBoundToTheNode) {

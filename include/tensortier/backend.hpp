@@ -4,7 +4,10 @@
 // the mapping of an extent can be moved to another address without copying, so
 // the core can migrate a block between backends and keep its address stable:
 //   dst.allocate(bytes) -> dst.copy_in(copy of the block) -> dst.move(ext, block_addr)
-// (mremap MREMAP_FIXED replaces the source pages in one step).
+// (mremap MREMAP_FIXED replaces the source pages in one step). Between two
+// NUMA-node backends (DRAM, HBM, KMEM-DAX) there is no copy at all:
+//   dst.adopt(block's extent) -> src.release(extent with addr = nullptr)
+// and the kernel migrates the pages in place.
 #pragma once
 
 #include <cstddef>
@@ -73,6 +76,22 @@ class Backend {
   // already replaced the mapping set addr to nullptr first). File storage is
   // punched out. Thread-safe; never fails.
   virtual void release(Extent& extent) noexcept = 0;
+
+  // Takes over `extent`, another NUMA-node backend's anonymous storage mapped
+  // at extent.addr, by migrating its pages onto this backend's node where
+  // they are (mbind MPOL_MF_MOVE): the address and the content stay, no byte
+  // is copied through user space, and writers may keep writing meanwhile
+  // (the kernel holds a page's accesses while it moves). Charged to this
+  // backend's budget; the source then releases its extent with addr = nullptr.
+  // Errc::not_supported for storage that is not NUMA-node memory (file PMem,
+  // devdax) or without libnuma; Errc::no_space over the budget; an error when
+  // the kernel could not move every page (pages shared with another process
+  // after fork) — the caller then copies instead.
+  virtual Result<Extent> adopt(const Extent& extent) {
+    (void)extent;
+    return Status(Errc::not_supported,
+                  info().name + ": cannot take over another tier's pages in place");
+  }
 
   // Copies `bytes` from src into the extent at `offset` with the medium's best
   // copy (libpmem2 memcpy with NOFLUSH, then one persist at the end for PMem

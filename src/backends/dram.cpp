@@ -140,6 +140,21 @@ class AnonymousBackend final : public Backend {
     uncharge(extent.bytes);
   }
 
+  Result<Extent> adopt(const Extent& extent) override {
+    if (extent.addr == nullptr || !is_aligned(extent.addr, page_bytes()) ||
+        extent.bytes % page_bytes() != 0) {
+      return Status(Errc::invalid_argument,
+                    info_.name + ": adopt: the extent must be mapped and page aligned");
+    }
+    if (!charge(extent.bytes)) return over_budget(extent.bytes);
+    if (Status moved = numa_move_range_to_node(extent.addr, extent.bytes, info_.numa_node);
+        !moved) {
+      uncharge(extent.bytes);
+      return moved.with_context(info_.name + ": adopt");
+    }
+    return Extent{extent.addr, extent.bytes, 0};
+  }
+
   using Backend::copy_in;
   // Volatile memory: nothing to persist.
   Status copy_in(const Extent& dst, std::size_t offset, const void* src, std::size_t bytes,

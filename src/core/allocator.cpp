@@ -325,15 +325,20 @@ struct Allocator::Impl {
     void* addr = reinterpret_cast<void*>(b.addr);
     Backend& to = *tiers[dst].tier.backend;
     Backend& from = *tiers[src].tier.backend;
+    // Between NUMA-node tiers (DRAM <-> KMEM-DAX) the kernel moves the pages
+    // in place (Backend::adopt): no copy, no write barrier, no spare.
+    const bool rebind = anonymous(src) && anonymous(dst);
     std::optional<Spare> spare;
-    if (auto it = tiers[dst].spares.find(bytes); it != tiers[dst].spares.end()) {
+    if (rebind) {
+      reclaim(dst, bytes);  // a caller may count on a spare of dst that this move does not use
+    } else if (auto it = tiers[dst].spares.find(bytes); it != tiers[dst].spares.end()) {
       spare = it->second;
       tiers[dst].spares.erase(it);
       tiers[dst].spare -= bytes;
     }
     tiers[dst].reserved += bytes;
     tiers[dst].note_peak();
-    std::vector<Donor> donors = spare ? std::vector<Donor>{} : take_donors(dst, bytes);
+    std::vector<Donor> donors = spare || rebind ? std::vector<Donor>{} : take_donors(dst, bytes);
     const bool was_guarded = b.guarded;
     const bool guard_after_move = options.promote_on_touch && !tiers[dst].fast;
     lk.unlock();
@@ -341,14 +346,25 @@ struct Allocator::Impl {
     const double start_us = trace.now_us();
     const auto t0 = Clock::now();
     Status status;
-    std::vector<HeldPages> held = hold_pages(dst, donors, true);
-    if (spare) spare->make_writable();
-    Result<Extent> fresh = spare ? Result<Extent>(spare->extent)
-                                 : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
-    if (!fresh) status = fresh.status();
-    place_pages(fresh ? fresh->addr : nullptr, bytes, held);
     void* old_pages = nullptr;
-    if (status) {
+    // b.extent: only the mover touches it while b is moving.
+    Result<Extent> fresh = rebind ? to.adopt(b.extent) : Result<Extent>(Errc::not_supported, "");
+    const bool rebound = fresh.has_value();
+    if (rebound) {
+      if (guard_after_move != was_guarded)
+        mprotect(addr, bytes, guard_after_move ? PROT_NONE : PROT_READ | PROT_WRITE);
+      throttle(bytes, tiers[dst].fast, t0);
+    } else {
+      // A copy: file PMem; or the kernel could not move every page (pages
+      // shared with a forked child), and the ones it moved stay where they are.
+      std::vector<HeldPages> held = hold_pages(dst, donors, true);
+      if (spare) spare->make_writable();
+      fresh = spare ? Result<Extent>(spare->extent)
+                    : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
+      if (!fresh) status = fresh.status();
+      place_pages(fresh ? fresh->addr : nullptr, bytes, held);
+    }
+    if (status && !rebound) {
       int slot;
       while ((slot = detail::WriteBarrier::begin(addr, bytes, &barrier_faults)) < 0)
         std::this_thread::sleep_for(std::chrono::microseconds(50));
@@ -378,7 +394,7 @@ struct Allocator::Impl {
     std::optional<Extent> to_release;
     if (status) {
       Extent old = b.extent;  // only the mover touches b.extent while moving
-      old.addr = old_pages;   // nullptr: its mapping was replaced by the move
+      old.addr = old_pages;   // nullptr: its mapping was replaced by the move (or adopted)
       b.extent = *fresh;
       b.tier = dst;
       b.guarded = guard_after_move;
