@@ -395,7 +395,8 @@ int run_train(const Config& config, const TrainCommand& cmd) {
                         {"prefetches", c.prefetches},
                         {"fetches", c.fetches},
                         {"pins", c.pins},
-                        {"pins_in_pmem", c.pins_in_pmem}};
+                        {"pins_in_pmem", c.pins_in_pmem},
+                        {"outputs_in_pmem", c.outputs_in_pmem}};
     }
     memory["tiers"] = tier_stats_json(stats);
     nlohmann::json config = model_json(o.model, names);

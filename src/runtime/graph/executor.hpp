@@ -83,6 +83,8 @@ class Executor {
     std::function<void(const OpNode&)> after;
   };
   void set_memory_hooks(MemoryHooks hooks) { memory_hooks_ = std::move(hooks); }
+  // The context the ops allocate through (memory hooks may arm placements on it).
+  Context& context() const noexcept { return ctx_; }
 
   // Forward, backward and updates; returns the loss of the forward pass.
   // The first run records the allocated bytes of every tensor in the graph.

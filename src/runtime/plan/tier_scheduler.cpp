@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <new>
 #include <thread>
 
 namespace tensortier::runtime::plan {
@@ -90,8 +92,32 @@ void TierScheduler::before(const graph::OpNode& op) {
     if (in_pmem(p)) counters_.pins_in_pmem += 1;
   }
   counters_.fetches += a.fetch.size();
+  arm_in_place_outputs(s, a);
   op_start_ = std::chrono::steady_clock::now();
   counters_.stall_seconds += std::chrono::duration<double>(op_start_ - t0).count();
+}
+
+// An output the plan has the op write in place goes straight to PMem: with
+// the context's hint it would take DRAM the plan gave to others (the
+// allocator then evicts resident tensors the plan keeps, and the output's
+// fresh pages are zeroed by the kernel only to be demoted later).
+void TierScheduler::arm_in_place_outputs(int step, const StepActions& a) {
+  Context& ctx = executor_.context();
+  ctx.clear_placements();  // an op that threw may have left some
+  std::vector<Context::Placement> placements;
+  for (TensorId t : a.in_place) {
+    const int i = liveness_.interval_of[static_cast<std::size_t>(t)];
+    if (i < 0 || liveness_.intervals[static_cast<std::size_t>(i)].first != step) continue;
+    const graph::TensorInfo& info = executor_.graph().tensor(t);
+    try {
+      placements.push_back({info.dims, info.type,
+                            std::make_shared<Storage>(allocator_, info.bytes, Hint::cold)});
+    } catch (const std::bad_alloc&) {
+      // PMem full: the op allocates it as usual and the allocator decides.
+    }
+  }
+  counters_.outputs_in_pmem += placements.size();
+  if (!placements.empty()) ctx.arm_placements(std::move(placements));
 }
 
 void TierScheduler::account_in_place(const graph::OpNode& op) {
@@ -122,6 +148,7 @@ void TierScheduler::account_in_place(const graph::OpNode& op) {
 
 void TierScheduler::after(const graph::OpNode& op) {
   const int s = step_of_[static_cast<std::size_t>(op.id)];
+  counters_.outputs_in_pmem -= executor_.context().clear_placements();
   if (s >= 0) account_in_place(op);
   for (void* p : pinned_) allocator_.unpin(p);
   pinned_.clear();

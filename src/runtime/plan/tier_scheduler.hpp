@@ -33,6 +33,7 @@ struct TieringCounters {
   std::uint64_t demotes = 0;     // demotions requested
   std::uint64_t prefetches = 0;  // prefetches requested
   std::uint64_t fetches = 0;     // planned synchronous fetches
+  std::uint64_t outputs_in_pmem = 0;  // outputs allocated straight in PMem (written in place)
 };
 
 class TierScheduler {
@@ -65,6 +66,7 @@ class TierScheduler {
   void after(const graph::OpNode& op);
   void* block_of(TensorId t) const;
   bool in_pmem(const void* block) const;
+  void arm_in_place_outputs(int step, const StepActions& a);
   void account_in_place(const graph::OpNode& op);
   std::uint64_t clock(long step) const;
   long next_point(std::size_t interval, int step) const;
