@@ -48,9 +48,11 @@ using detail::AddressSpace;
 using detail::Candidate;
 using detail::HeldPages;
 using detail::kNoNextUse;
+using detail::move_pages_back;
 using detail::move_pages_out;
 using detail::MoveKind;
 using detail::MoveRequest;
+using detail::Pieces;
 using detail::place_pages;
 using detail::take_pages;
 using Clock = std::chrono::steady_clock;
@@ -84,11 +86,13 @@ struct Allocator::Impl {
     Clock::time_point demoted_at{};  // end of the last demotion (promote_on_touch thrash guard)
     double move_seconds = 0;         // how long the last move of this block took
     std::uint64_t serial = 0;        // the allocator's n-th allocation (queued moves check it)
+    Pieces pieces;  // its mappings when its pages came from several freed blocks (page_moves.hpp)
   };
   // A freed DRAM block kept mapped (pages already faulted) for reuse.
   struct CachedBlock {
     AddressSpace::Range va;
     Extent extent;
+    Pieces pieces;
   };
   // An extent whose pages a migration or a free left mapped outside the
   // virtual range. A shared file mapping's pages keep the write barrier's
@@ -346,7 +350,7 @@ struct Allocator::Impl {
     const double start_us = trace.now_us();
     const auto t0 = Clock::now();
     Status status;
-    void* old_pages = nullptr;
+    std::vector<HeldPages> old_pages;
     // b.extent: only the mover touches it while b is moving.
     Result<Extent> fresh = rebind ? to.adopt(b.extent) : Result<Extent>(Errc::not_supported, "");
     const bool rebound = fresh.has_value();
@@ -375,13 +379,14 @@ struct Allocator::Impl {
       // Anonymous pages get their write access back at once (they may become
       // donors); a file mapping's only when the spare is used (Spare).
       if (status)
-        old_pages = move_pages_out(
-            addr, bytes, {.guard_readers = anonymous(src), .restore_write = anonymous(src)});
+        old_pages =
+            move_pages_out(addr, bytes, b.pieces,
+                           {.guard_readers = anonymous(src), .restore_write = anonymous(src)});
       if (status) status = to.move(*fresh, addr);
       if (status && guard_after_move) mprotect(addr, bytes, PROT_NONE);  // before writers resume
       if (!status) {
-        if (old_pages != nullptr) mremap(old_pages, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
-        old_pages = nullptr;
+        move_pages_back(old_pages, addr);
+        old_pages.clear();
         mprotect(addr, bytes, was_guarded ? PROT_NONE : PROT_READ | PROT_WRITE);
       }
       detail::WriteBarrier::end(slot);
@@ -391,20 +396,29 @@ struct Allocator::Impl {
 
     lk.lock();
     tiers[dst].reserved -= bytes;
-    std::optional<Extent> to_release;
+    std::vector<Extent> to_release;
     if (status) {
       Extent old = b.extent;  // only the mover touches b.extent while moving
-      old.addr = old_pages;   // nullptr: its mapping was replaced by the move (or adopted)
       b.extent = *fresh;
       b.tier = dst;
       b.guarded = guard_after_move;
+      if (!rebound) b.pieces.clear();  // dst's extent is one mapping
       tiers[src].current -= bytes;
       tiers[src].blocks -= 1;
-      if (old_pages != nullptr && tiers[src].spare + bytes <= tiers[src].cache_limit) {
-        tiers[src].spares.emplace(bytes, Spare{old, !anonymous(src)});
-        tiers[src].spare += bytes;
-      } else {
-        to_release = old;
+      if (old_pages.empty()) {
+        old.addr = nullptr;  // its mapping was replaced by the move (or adopted)
+        to_release.push_back(old);
+      }
+      std::uint64_t offset = old.offset;
+      for (const HeldPages& h : old_pages) {  // each piece is a spare, or goes
+        const Extent piece{h.addr, h.bytes, offset};
+        offset += h.bytes;
+        if (tiers[src].spare + h.bytes <= tiers[src].cache_limit) {
+          tiers[src].spares.emplace(h.bytes, Spare{piece, !anonymous(src)});
+          tiers[src].spare += h.bytes;
+        } else {
+          to_release.push_back(piece);
+        }
       }
       tiers[dst].current += bytes;
       tiers[dst].blocks += 1;
@@ -425,11 +439,11 @@ struct Allocator::Impl {
       trace.migration(tiers[src].info.name, tiers[dst].info.name, bytes, start_us, trace.now_us(),
                       b.addr);
     }
-    if (to_release) {
+    if (!to_release.empty()) {
       // Its budget is already given back; the storage goes outside the lock.
       // b stays `moving` meanwhile, so nobody frees it under the caller's feet.
       lk.unlock();
-      from.release(*to_release);
+      for (Extent& e : to_release) from.release(e);
       lk.lock();
     }
     b.moving = false;
@@ -578,7 +592,7 @@ struct Allocator::Impl {
         tiers[t].cache.erase(it);
         tiers[t].cached -= mapped;
         tiers[t].current += mapped;
-        return insert_block(t, c.va, c.extent);
+        return insert_block(t, c.va, c.extent, std::move(c.pieces));
       }
     }
 
@@ -588,10 +602,11 @@ struct Allocator::Impl {
       if (Result<void*> p = allocate_from_spare(lk, t, mapped, va_alignment); p)
         return p;
       // A full tier would drop its cache and spares below: their pages go
-      // into the new block instead. With room, a cached block or spare not
-      // much larger still beats pages the kernel must zero.
-      std::vector<Donor> donors =
-          fits(t, mapped) ? take_donors(t, mapped, 2 * mapped) : take_donors(t, mapped);
+      // into the new block instead (several of them when no one is large
+      // enough). With room, a cached block or spare not much larger still
+      // beats pages the kernel must zero.
+      std::vector<Donor> donors = fits(t, mapped) ? take_donors(t, mapped, 2 * mapped)
+                                                  : take_donors(t, mapped, kAnySize, true);
       // Cached blocks and spares never stand in the way (any tier, any hint);
       // only automatic/hot requests evict, and only from fast tiers.
       const bool room = reclaim(t, mapped) ||
@@ -616,12 +631,12 @@ struct Allocator::Impl {
           va->release(range);
         }
       }
-      place_pages(extent ? extent->addr : nullptr, mapped, held);
+      Pieces pieces = place_pages(extent ? extent->addr : nullptr, mapped, held);
       lk.lock();
       tiers[t].reserved -= mapped;
       if (extent) {
         tiers[t].current += mapped;
-        return insert_block(t, range, *extent);
+        return insert_block(t, range, *extent, std::move(pieces));
       }
       if (range.addr == nullptr) break;  // no tier can help
       // This tier's storage is full (e.g. ENOSPC on the PMem file): try the next.
@@ -643,7 +658,9 @@ struct Allocator::Impl {
   struct Donor {
     Extent extent;
     std::optional<AddressSpace::Range> va;  // cached blocks: their range in ours
+    Pieces pieces;                          // ... and its mappings
   };
+  static constexpr std::size_t kAnySize = std::numeric_limits<std::size_t>::max();
 
   bool recycles(int t) const {
     const TierKind kind = tiers[t].info.kind;
@@ -654,11 +671,13 @@ struct Allocator::Impl {
   bool anonymous(int t) const { return recycles(t) || tiers[t].info.kind == TierKind::pmem_kmem; }
 
   // Under mu: takes the smallest cached block or spare of tier t that holds
-  // `bytes` (one, so that the new block stays one mapping — mremap moves only
-  // within one); it no longer counts in the tier. Empty when there is none.
-  // With `at_most`, only a donor of at most that many bytes.
-  std::vector<Donor> take_donors(int t, std::size_t bytes,
-                                 std::size_t at_most = std::numeric_limits<std::size_t>::max()) {
+  // `bytes`; it no longer counts in the tier. With `at_most`, only a donor of
+  // at most that many bytes. When none holds `bytes` and `several`, the
+  // largest ones instead, until they hold it together or the tier has none
+  // left (the new block is then made of their pages side by side: Pieces).
+  // Empty when there is none.
+  std::vector<Donor> take_donors(int t, std::size_t bytes, std::size_t at_most = kAnySize,
+                                 bool several = false) {
     std::vector<Donor> donors;
     if (!recycles(t)) return donors;
     TierState& ts = tiers[t];
@@ -669,18 +688,38 @@ struct Allocator::Impl {
     auto sp = ts.spares.lower_bound(bytes);
     if (c != ts.cache.end() && c->first > at_most) c = ts.cache.end();
     if (sp != ts.spares.end() && sp->first > at_most) sp = ts.spares.end();
+    if (c == ts.cache.end() && sp == ts.spares.end() && several) {
+      for (std::size_t held = 0; held < bytes && (!ts.cache.empty() || !ts.spares.empty());) {
+        const bool from_cache =
+            !ts.cache.empty() &&
+            (ts.spares.empty() || ts.cache.rbegin()->first >= ts.spares.rbegin()->first);
+        held += from_cache ? ts.cache.rbegin()->first : ts.spares.rbegin()->first;
+        take_donor(ts, from_cache ? std::prev(ts.cache.end()) : ts.cache.end(),
+                   from_cache ? ts.spares.end() : std::prev(ts.spares.end()), donors);
+      }
+      return donors;
+    }
     const bool use_cache = c != ts.cache.end() && (sp == ts.spares.end() || c->first <= sp->first);
-    if (use_cache) {
-      donors.push_back({c->second.extent, c->second.va});
+    if (use_cache || sp != ts.spares.end())
+      take_donor(ts, use_cache ? c : ts.cache.end(), use_cache ? ts.spares.end() : sp, donors);
+    return donors;
+  }
+
+  // Under mu: moves the cached block `c` (or, when c is the end, the spare
+  // `sp`) of ts into donors.
+  static void take_donor(TierState& ts, std::multimap<std::size_t, CachedBlock>::iterator c,
+                         std::multimap<std::size_t, Spare>::iterator sp,
+                         std::vector<Donor>& donors) {
+    if (c != ts.cache.end()) {
+      donors.push_back({c->second.extent, c->second.va, std::move(c->second.pieces)});
       ts.cached -= c->first;
       ts.cache.erase(c);
-    } else if (sp != ts.spares.end()) {
-      sp->second.make_writable();  // (anonymous tiers' spares already are)
-      donors.push_back({sp->second.extent, std::nullopt});
-      ts.spare -= sp->first;
-      ts.spares.erase(sp);
+      return;
     }
-    return donors;
+    sp->second.make_writable();  // (anonymous tiers' spares already are)
+    donors.push_back({sp->second.extent, std::nullopt, {}});
+    ts.spare -= sp->first;
+    ts.spares.erase(sp);
   }
 
   // Not under mu: the donors' pages, moved out of their mappings (mremap to a
@@ -692,11 +731,12 @@ struct Allocator::Impl {
     for (Donor& d : donors) {
       if (keep && d.extent.addr != nullptr) {
         // A cached block's range is in ours (never a hole); a spare's is not.
-        void* out = d.va ? move_pages_out(d.extent.addr, d.extent.bytes, {})
-                         : take_pages(d.extent.addr, d.extent.bytes);
-        if (out != nullptr) {
+        if (d.va) {
+          for (const HeldPages& h : move_pages_out(d.extent.addr, d.extent.bytes, d.pieces, {}))
+            held.push_back(h);
+        } else if (void* out = take_pages(d.extent.addr, d.extent.bytes); out != nullptr) {
           held.push_back({out, d.extent.bytes});
-          if (!d.va) d.extent.addr = nullptr;  // a spare's mapping is gone with its pages
+          d.extent.addr = nullptr;  // a spare's mapping is gone with its pages
         }
       }
       if (d.va) {  // a cached block: reserve its range in ours again
@@ -744,7 +784,7 @@ struct Allocator::Impl {
   }
 
   // Under mu; tiers[t].current already includes the block.
-  void* insert_block(int t, AddressSpace::Range range, Extent extent) {
+  void* insert_block(int t, AddressSpace::Range range, Extent extent, Pieces pieces = {}) {
     Block b;
     b.addr = reinterpret_cast<std::uintptr_t>(range.addr);
     b.bytes = extent.bytes;
@@ -753,7 +793,8 @@ struct Allocator::Impl {
     b.extent = extent;
     b.last_use = ++tick;
     b.serial = allocations + 1;
-    blocks.emplace(b.addr, b);
+    b.pieces = std::move(pieces);
+    blocks.emplace(b.addr, std::move(b));
     tiers[t].blocks += 1;
     tiers[t].note_peak();
     allocations += 1;
@@ -772,25 +813,27 @@ struct Allocator::Impl {
     tier.blocks -= 1;
     frees += 1;
     if (tier.fast && tier.cached + block.bytes <= tier.cache_limit) {
-      tier.cache.emplace(block.bytes, CachedBlock{block.va, block.extent});
+      tier.cache.emplace(block.bytes, CachedBlock{block.va, block.extent, std::move(block.pieces)});
       tier.cached += block.bytes;
       record_counter(block.tier);
       return Status::ok();
     }
     record_counter(block.tier);
-    if (!tier.fast && !block.guarded && tier.spare + block.bytes <= tier.cache_limit) {
+    if (!tier.fast && !block.guarded && block.pieces.empty() &&
+        tier.spare + block.bytes <= tier.cache_limit) {
       // PMem: keep the extent as a spare for the next block or demotion of
       // this size (no fallocate, no page faults, no hole punched meanwhile).
       tier.reserved += block.bytes;  // still held while the pages move out
       lk.unlock();
-      void* out = move_pages_out(ptr, block.bytes, {});  // freed, read-write (not guarded)
+      // Freed, read-write (not guarded); one mapping.
+      const std::vector<HeldPages> out = move_pages_out(ptr, block.bytes, {}, {});
       Status s = AddressSpace::reset(ptr, block.bytes);
       va->release(block.va);
       lk.lock();
       tier.reserved -= block.bytes;
-      if (out != nullptr) {
+      if (!out.empty()) {
         Extent e = block.extent;
-        e.addr = out;
+        e.addr = out.front().addr;
         tier.spares.emplace(block.bytes, Spare{e, false});
         tier.spare += block.bytes;
         return s;

@@ -4,6 +4,11 @@
 // A range inside the allocator's reserved virtual range must never become a
 // hole, even for a moment (another thread's kernel-chosen mapping could land
 // in it): pages leave such a range with move_pages_out().
+//
+// A block whose pages were recycled from several freed blocks is several
+// mappings side by side (its Pieces): one mremap moves pages within one
+// mapping only (Linux before 6.17), so such a block's pages move piece by
+// piece.
 #pragma once
 
 #include <cstddef>
@@ -24,11 +29,9 @@ struct MoveOut {
   bool restore_write = false;
 };
 
-// Moves the pages at [addr, addr + bytes) (one mapping) to a kernel-chosen
-// address, leaving an empty mapping at addr (MREMAP_DONTUNMAP). Returns the
-// pages' new address, nullptr when the kernel cannot (MREMAP_DONTUNMAP needs
-// Linux 5.13).
-void* move_pages_out(void* addr, std::size_t bytes, MoveOut how);
+// The lengths of the consecutive mappings a range is made of, in order; empty
+// for a range that is one mapping.
+using Pieces = std::vector<std::size_t>;
 
 // Pages moved out of their mapping, waiting for a new place.
 struct HeldPages {
@@ -36,13 +39,29 @@ struct HeldPages {
   std::size_t bytes;
 };
 
+// Moves the pages at [addr, addr + bytes) (made of `pieces`) to
+// kernel-chosen addresses, leaving empty mappings at addr
+// (MREMAP_DONTUNMAP). Returns the pages' new places, one per piece in order;
+// empty when the kernel cannot (MREMAP_DONTUNMAP needs Linux 5.13), with
+// any piece already out moved back.
+std::vector<HeldPages> move_pages_out(void* addr, std::size_t bytes, const Pieces& pieces,
+                                      MoveOut how);
+
+// Moves held pages back into [dst, ...) in order (MREMAP_FIXED, replacing
+// what is mapped there): undoes move_pages_out.
+void move_pages_back(const std::vector<HeldPages>& held, void* dst);
+
 // Moves the pages of a mapping outside the reserved range (a spare) to a
 // kernel-chosen address; nullptr when mremap fails.
 void* take_pages(void* addr, std::size_t bytes);
 
 // Moves held pages into [dst, dst + bytes) in order (replacing what is mapped
 // there) and unmaps whatever is left of them; `dst` nullptr: just unmaps.
-// With one held range at least `bytes` long, dst stays a single mapping.
-void place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held);
+// Every held range but the one that completes dst goes in by whole 2 MiB
+// (so huge pages stay whole; dst is 2 MiB aligned when that large). Returns
+// the pieces dst is made of afterwards (empty: one mapping, as when one held
+// range covers it or none is placed); a part no held range covers keeps
+// dst's own pages.
+Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held);
 
 }  // namespace tensortier::detail
