@@ -214,6 +214,13 @@ struct Allocator::Impl {
     return tiers[t].used() + bytes <= tiers[t].limit;
   }
 
+  // Whether `bytes` fit in tier t once its cached blocks and spares give
+  // their pages to them (a recycling tier: take_donors(..., several)).
+  bool fits_recycling(int t, std::size_t bytes) const {
+    const TierState& ts = tiers[t];
+    return fits(t, bytes) || (recycles(t) && ts.used() - ts.cached - ts.spare + bytes <= ts.limit);
+  }
+
   void record_counter(int t) {
     if (trace.enabled()) trace.counter(tiers[t].info.name, tiers[t].current + tiers[t].cached);
   }
@@ -241,11 +248,14 @@ struct Allocator::Impl {
   // Makes room for `bytes` in fast tier t: drops cached blocks, then demotes
   // victims by policy. Victims whose next use comes before `protect_next_use`
   // are kept (a prefetch must not evict what is needed sooner). Returns with
-  // the lock held and true when the bytes fit.
+  // the lock held and true when the bytes fit — with `recycle`, when they fit
+  // once the cached blocks and spares (the victims' pages among them) are
+  // taken as donors, which the caller then does instead of dropping them.
   bool make_room(std::unique_lock<std::mutex>& lk, int t, std::size_t bytes,
-                 std::uintptr_t exclude, std::uint64_t protect_next_use = 0) {
+                 std::uintptr_t exclude, std::uint64_t protect_next_use = 0,
+                 bool recycle = false) {
     for (;;) {
-      if (reclaim(t, bytes)) return true;
+      if (recycle ? fits_recycling(t, bytes) : reclaim(t, bytes)) return true;
       if (!policy->migrates()) return false;
 
       std::vector<Candidate> candidates;
@@ -254,7 +264,9 @@ struct Allocator::Impl {
       // would give: when even that is too little, evict nothing. (Without
       // this check an impossible request, e.g. bigger than the tier, demoted
       // every DRAM block before failing.)
-      std::uint64_t obtainable = tiers[t].limit - std::min(tiers[t].limit, tiers[t].used());
+      const std::uint64_t held =
+          tiers[t].used() - (recycle ? tiers[t].cached + tiers[t].spare : 0);
+      std::uint64_t obtainable = tiers[t].limit - std::min(tiers[t].limit, held);
       for (auto& [addr, b] : blocks) {
         if (b.tier != t || addr == exclude) continue;
         if (b.moving) {
@@ -333,16 +345,19 @@ struct Allocator::Impl {
     // in place (Backend::adopt): no copy, no write barrier, no spare.
     const bool rebind = anonymous(src) && anonymous(dst);
     std::optional<Spare> spare;
-    if (rebind) {
-      reclaim(dst, bytes);  // a caller may count on a spare of dst that this move does not use
-    } else if (auto it = tiers[dst].spares.find(bytes); it != tiers[dst].spares.end()) {
+    std::vector<Donor> donors;
+    if (auto it = tiers[dst].spares.find(bytes); !rebind && it != tiers[dst].spares.end()) {
       spare = it->second;
       tiers[dst].spares.erase(it);
       tiers[dst].spare -= bytes;
+    } else if (!rebind) {
+      donors = take_donors(dst, bytes, kAnySize, !fits(dst, bytes));
     }
+    // The caller may count on dst's cached blocks and spares making room
+    // (fits_recycling) that this move did not take: they go now.
+    reclaim(dst, bytes);
     tiers[dst].reserved += bytes;
     tiers[dst].note_peak();
-    std::vector<Donor> donors = spare || rebind ? std::vector<Donor>{} : take_donors(dst, bytes);
     const bool was_guarded = b.guarded;
     const bool guard_after_move = options.promote_on_touch && !tiers[dst].fast;
     lk.unlock();
@@ -351,6 +366,7 @@ struct Allocator::Impl {
     const auto t0 = Clock::now();
     Status status;
     std::vector<HeldPages> old_pages;
+    Pieces fresh_pieces;  // recycled pages of several freed blocks (anonymous dst only)
     // b.extent: only the mover touches it while b is moving.
     Result<Extent> fresh = rebind ? to.adopt(b.extent) : Result<Extent>(Errc::not_supported, "");
     const bool rebound = fresh.has_value();
@@ -366,7 +382,7 @@ struct Allocator::Impl {
       fresh = spare ? Result<Extent>(spare->extent)
                     : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
       if (!fresh) status = fresh.status();
-      place_pages(fresh ? fresh->addr : nullptr, bytes, held);
+      fresh_pieces = place_pages(fresh ? fresh->addr : nullptr, bytes, held);
     }
     if (status && !rebound) {
       int slot;
@@ -382,7 +398,7 @@ struct Allocator::Impl {
         old_pages =
             move_pages_out(addr, bytes, b.pieces,
                            {.guard_readers = anonymous(src), .restore_write = anonymous(src)});
-      if (status) status = to.move(*fresh, addr);
+      if (status) status = move_extent(to, *fresh, fresh_pieces, addr);
       if (status && guard_after_move) mprotect(addr, bytes, PROT_NONE);  // before writers resume
       if (!status) {
         move_pages_back(old_pages, addr);
@@ -402,7 +418,7 @@ struct Allocator::Impl {
       b.extent = *fresh;
       b.tier = dst;
       b.guarded = guard_after_move;
-      if (!rebound) b.pieces.clear();  // dst's extent is one mapping
+      if (!rebound) b.pieces = std::move(fresh_pieces);
       tiers[src].current -= bytes;
       tiers[src].blocks -= 1;
       if (old_pages.empty()) {
@@ -463,6 +479,18 @@ struct Allocator::Impl {
     std::this_thread::sleep_until(std::chrono::time_point_cast<Clock::duration>(due));
   }
 
+  // Maps `extent` of `to` at addr. An extent made of recycled pages of several
+  // freed blocks (`pieces`, anonymous memory only) moves mapping by mapping:
+  // one mremap moves within one mapping only (Linux before 6.17).
+  static Status move_extent(Backend& to, Extent& extent, const Pieces& pieces, void* addr) {
+    if (pieces.empty()) return to.move(extent, addr);
+    if (!detail::move_pieces(extent.addr, pieces, addr))
+      return Status(Errc::no_space, to.info().name + ": moving " + std::to_string(pieces.size()) +
+                                        " recycled mappings into place failed");
+    extent.addr = addr;
+    return Status::ok();
+  }
+
   // Promotes b (not moving, under lk) into the first fast tier that has, or
   // can make, room. Ok and unchanged when already fast.
   Status promote_locked(std::unique_lock<std::mutex>& lk, Block& b,
@@ -473,13 +501,13 @@ struct Allocator::Impl {
     for (int t : fast_order()) {
       // make_room reclaims the cache and spares under every policy, and only
       // then evicts (never under the static policy).
-      if (!fits(t, bytes) && !has_spare(t, bytes) &&
-          !make_room(lk, t, bytes, addr, protect_next_use))
+      if (!fits_recycling(t, bytes) && !has_spare(t, bytes) &&
+          !make_room(lk, t, bytes, addr, protect_next_use, /*recycle=*/true))
         continue;
       Block* again = wait_still(lk, addr);  // make_room released the lock
       if (again == nullptr) return Status(Errc::invalid_argument, "block freed while promoting");
       if (tiers[again->tier].fast) return Status::ok();
-      if (!fits(t, again->bytes) && !has_spare(t, again->bytes)) continue;
+      if (!fits_recycling(t, again->bytes) && !has_spare(t, again->bytes)) continue;
       again->moving = true;
       return move_block(lk, *again, t);
     }
@@ -608,9 +636,18 @@ struct Allocator::Impl {
       std::vector<Donor> donors = fits(t, mapped) ? take_donors(t, mapped, 2 * mapped)
                                                   : take_donors(t, mapped, kAnySize, true);
       // Cached blocks and spares never stand in the way (any tier, any hint);
-      // only automatic/hot requests evict, and only from fast tiers.
+      // only automatic/hot requests evict, and only from fast tiers — and
+      // the victims' pages go into the new block too.
       const bool room = reclaim(t, mapped) ||
-                        (tiers[t].fast && hint != Hint::cold && make_room(lk, t, mapped, 0));
+                        (tiers[t].fast && hint != Hint::cold &&
+                         make_room(lk, t, mapped, 0, 0, /*recycle=*/recycles(t)));
+      if (room && !fits(t, mapped)) {
+        std::size_t have = 0;
+        for (const Donor& d : donors) have += d.extent.bytes;
+        for (Donor& d : take_donors(t, mapped > have ? mapped - have : mapped, kAnySize, true))
+          donors.push_back(std::move(d));
+        reclaim(t, mapped);
+      }
       if (!room) {
         lk.unlock();
         hold_pages(t, donors, false);  // released, as reclaim would have

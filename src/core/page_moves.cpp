@@ -10,6 +10,7 @@ namespace tensortier::detail {
 namespace {
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr int kDontUnmap = 4;  // MREMAP_DONTUNMAP; not in Debian 12's headers
 
 void* move_to(void* from, std::size_t bytes, void* to) {
   void* out = mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to);
@@ -20,7 +21,6 @@ void* move_to(void* from, std::size_t bytes, void* to) {
 
 std::vector<HeldPages> move_pages_out(void* addr, std::size_t bytes, const Pieces& pieces,
                                       MoveOut how) {
-  constexpr int kDontUnmap = 4;  // MREMAP_DONTUNMAP; not in Debian 12's headers
   if (how.guard_readers) mprotect(addr, bytes, PROT_NONE);
   const Pieces whole{bytes};
   std::vector<HeldPages> held;
@@ -47,6 +47,21 @@ void move_pages_back(const std::vector<HeldPages>& held, void* dst) {
     (void)move_to(h.addr, h.bytes, at);
     at += h.bytes;
   }
+}
+
+bool move_pieces(void* from, const Pieces& pieces, void* to) {
+  std::size_t off = 0;
+  for (std::size_t k = 0; k < pieces.size(); off += pieces[k], ++k) {
+    if (move_to(static_cast<char*>(from) + off, pieces[k], static_cast<char*>(to) + off) != nullptr)
+      continue;
+    while (k-- > 0) {  // back, leaving `to` mapped (no hole in the reserved range)
+      off -= pieces[k];
+      (void)mremap(static_cast<char*>(to) + off, pieces[k], pieces[k],
+                   MREMAP_MAYMOVE | MREMAP_FIXED | kDontUnmap, static_cast<char*>(from) + off);
+    }
+    return false;
+  }
+  return true;
 }
 
 void* take_pages(void* addr, std::size_t bytes) {

@@ -51,6 +51,11 @@ std::vector<HeldPages> move_pages_out(void* addr, std::size_t bytes, const Piece
 // what is mapped there): undoes move_pages_out.
 void move_pages_back(const std::vector<HeldPages>& held, void* dst);
 
+// Moves the mappings at [from, ...) (made of `pieces`) to [to, ...) one by
+// one (MREMAP_FIXED, replacing what is mapped there). False when one cannot
+// move, with the ones already moved moved back.
+bool move_pieces(void* from, const Pieces& pieces, void* to);
+
 // Moves the pages of a mapping outside the reserved range (a spare) to a
 // kernel-chosen address; nullptr when mremap fails.
 void* take_pages(void* addr, std::size_t bytes);
