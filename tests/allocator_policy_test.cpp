@@ -1,5 +1,6 @@
 // Where blocks go and which ones move: placement hints, eviction policies
 // (LRU, next use, static) and the NUMA order of fast tiers.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <unistd.h>
@@ -236,6 +237,118 @@ TEST(Reuse, AQueuedMoveOfAFreedBlockIsCanceled) {
   EXPECT_EQ(alloc->stats().demotions, 1u);
   ASSERT_TRUE(alloc->deallocate(y).is_ok());
   ASSERT_TRUE(alloc->deallocate(big).is_ok());
+}
+
+// The physical frame of the page at `p` (/proc/self/pagemap); 0 when it is
+// not present or the process may not see frame numbers (CAP_SYS_ADMIN).
+std::uint64_t frame_of(const void* p) {
+  const int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  std::uint64_t entry = 0;
+  const ssize_t got = pread(fd, &entry, sizeof entry,
+                            static_cast<off_t>(reinterpret_cast<std::uintptr_t>(p) / page * 8));
+  close(fd);
+  if (got != static_cast<ssize_t>(sizeof entry)) return 0;
+  return (entry >> 63) != 0 ? entry & ((1ULL << 55) - 1) : 0;
+}
+
+// The frames of the first page of each 2 MiB of [p, p + bytes), sorted.
+std::vector<std::uint64_t> frames_of(const void* p, std::size_t bytes) {
+  std::vector<std::uint64_t> frames;
+  for (std::size_t off = 0; off < bytes; off += 2 * kMiB)
+    frames.push_back(frame_of(static_cast<const char*>(p) + off));
+  std::sort(frames.begin(), frames.end());
+  return frames;
+}
+
+// Four 2 MiB blocks freed into a DRAM tier they fill: their pages, still
+// holding their patterns 10..13. Returns their pages' frames (frames_of).
+std::vector<std::uint64_t> fill_dram_with_freed_blocks(Allocator& alloc) {
+  std::vector<void*> freed;
+  std::vector<std::uint64_t> frames;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    void* p = alloc.allocate(2 * kMiB, 64, Hint::hot);
+    fill_pattern(p, 2 * kMiB, 10 + i);
+    freed.push_back(p);
+    frames.push_back(frame_of(p));
+  }
+  for (void* p : freed) EXPECT_TRUE(alloc.deallocate(p).is_ok());
+  std::sort(frames.begin(), frames.end());
+  return frames;
+}
+
+// Which of the freed blocks' patterns (10..13) each 2 MiB of [p, p + bytes) holds; -1 none.
+std::vector<int> freed_patterns_in(const void* p, std::size_t bytes) {
+  std::vector<int> found;
+  for (std::size_t off = 0; off < bytes; off += 2 * kMiB) {
+    int which = -1;
+    for (int i = 0; i < 4; ++i)
+      if (pattern_intact(static_cast<const char*>(p) + off, 2 * kMiB, 10 + i)) which = i;
+    found.push_back(which);
+  }
+  return found;
+}
+
+// A full DRAM tier whose freed blocks are each too small for a new block
+// gives the block all their pages side by side (several mappings) instead
+// of dropping them and faulting in pages the kernel must zero; the block
+// then moves, is freed and is recycled again like any other.
+TEST(Reuse, ANewBlockInAFullTierIsMadeOfSeveralFreedBlocks) {
+  auto alloc = make_allocator(small_options(8 * kMiB, 64 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  fill_dram_with_freed_blocks(*alloc);
+  const std::size_t bytes = 8 * kMiB;
+  char* big = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  ASSERT_EQ(alloc->tier_of(big), dram_tier(*alloc));
+  std::vector<int> found = freed_patterns_in(big, bytes);
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<int>{0, 1, 2, 3})) << "every freed block's pages, none fresh";
+  const std::vector<std::uint64_t> frames = frames_of(big, bytes);
+
+  // Moved out piece by piece, and back into the pieces it left (spares).
+  fill_pattern(big, bytes, 20);
+  ASSERT_TRUE(alloc->demote(big).is_ok());
+  EXPECT_EQ(alloc->tier_of(big), pmem_tier(*alloc));
+  EXPECT_TRUE(pattern_intact(big, bytes, 20));
+  ASSERT_TRUE(alloc->promote(big).is_ok());
+  EXPECT_EQ(alloc->tier_of(big), dram_tier(*alloc));
+  EXPECT_TRUE(pattern_intact(big, bytes, 20));
+  if (frames.front() != 0)  // frame numbers are visible (root)
+    EXPECT_EQ(frames_of(big, bytes), frames) << "promoted into the pages its demotion left";
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+
+  // Freed, it is one cached block of several mappings: a donor like any.
+  const std::vector<char> before(big, big + bytes);
+  ASSERT_TRUE(alloc->deallocate(big).is_ok());
+  const std::size_t smaller = 6 * kMiB;
+  char* next = static_cast<char*>(alloc->allocate(smaller, 64, Hint::hot));
+  ASSERT_EQ(alloc->tier_of(next), dram_tier(*alloc));
+  EXPECT_TRUE(std::equal(next, next + smaller, before.begin())) << "its pages, in order";
+  std::memset(next, 0x5a, smaller);
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_TRUE(alloc->deallocate(next).is_ok());
+}
+
+// A promotion into a full DRAM tier copies into the freed blocks' pages.
+TEST(Reuse, APromotionIntoAFullTierTakesTheFreedBlocksPages) {
+  auto alloc = make_allocator(small_options(8 * kMiB, 64 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  const std::size_t bytes = 8 * kMiB;
+  char* x = static_cast<char*>(alloc->allocate(bytes, 64, Hint::cold));
+  ASSERT_EQ(alloc->tier_of(x), pmem_tier(*alloc));
+  fill_pattern(x, bytes, 30);
+  const std::vector<std::uint64_t> freed = fill_dram_with_freed_blocks(*alloc);
+  if (freed.front() == 0) GTEST_SKIP() << "page frame numbers need CAP_SYS_ADMIN (run as root)";
+  ASSERT_TRUE(alloc->promote(x).is_ok());
+  EXPECT_EQ(alloc->tier_of(x), dram_tier(*alloc));
+  EXPECT_TRUE(pattern_intact(x, bytes, 30));
+  EXPECT_EQ(frames_of(x, bytes), freed) << "the freed blocks' pages, side by side";
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_TRUE(alloc->demote(x).is_ok());
+  EXPECT_TRUE(pattern_intact(x, bytes, 30));
+  ASSERT_TRUE(alloc->deallocate(x).is_ok());
+  for (const auto& t : alloc->stats().tiers) EXPECT_EQ(t.current_bytes, 0u) << t.name;
 }
 
 // ---- eviction policies ------------------------------------------------------------
