@@ -263,6 +263,18 @@ void fill_dram_with_freed_blocks(Allocator& alloc) {
 // with 4 KiB pages; recycled ones not at all (a few for the allocator's own books).
 constexpr long kFreshFaults = 4;
 
+// Promotes p (holding pattern `seed`) into a full DRAM tier and expects no
+// fresh page: the copy went into recycled ones.
+void expect_promoted_without_fresh_pages(Allocator& alloc, void* p, std::size_t bytes,
+                                         std::uint64_t seed, const char* what) {
+  const long faults = minor_faults();
+  ASSERT_TRUE(alloc.promote(p).is_ok());
+  EXPECT_LT(minor_faults() - faults, kFreshFaults) << "promoted " << what;
+  EXPECT_EQ(alloc.tier_of(p), dram_tier(alloc));
+  EXPECT_TRUE(pattern_intact(p, bytes, seed));
+  EXPECT_TRUE(budgets_respected(alloc.stats()));
+}
+
 // Which of the freed blocks' patterns (10..13) each 2 MiB of [p, p + bytes) holds; -1 none.
 std::vector<int> freed_patterns_in(const void* p, std::size_t bytes) {
   std::vector<int> found;
@@ -295,12 +307,8 @@ TEST(Reuse, ANewBlockInAFullTierIsMadeOfSeveralFreedBlocks) {
   ASSERT_TRUE(alloc->demote(big).is_ok());
   EXPECT_EQ(alloc->tier_of(big), pmem_tier(*alloc));
   EXPECT_TRUE(pattern_intact(big, bytes, 20));
-  const long faults = minor_faults();
-  ASSERT_TRUE(alloc->promote(big).is_ok());
-  EXPECT_LT(minor_faults() - faults, kFreshFaults) << "promoted into the pages its demotion left";
-  EXPECT_EQ(alloc->tier_of(big), dram_tier(*alloc));
-  EXPECT_TRUE(pattern_intact(big, bytes, 20));
-  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_promoted_without_fresh_pages(*alloc, big, bytes, 20, "into the pages its demotion left"));
 
   // Freed, it is one cached block of several mappings: a donor like any.
   const std::vector<char> before(big, big + bytes);
@@ -323,12 +331,8 @@ TEST(Reuse, APromotionIntoAFullTierTakesTheFreedBlocksPages) {
   ASSERT_EQ(alloc->tier_of(x), pmem_tier(*alloc));
   fill_pattern(x, bytes, 30);
   fill_dram_with_freed_blocks(*alloc);
-  const long faults = minor_faults();
-  ASSERT_TRUE(alloc->promote(x).is_ok());
-  EXPECT_LT(minor_faults() - faults, kFreshFaults) << "into the freed blocks' pages, side by side";
-  EXPECT_EQ(alloc->tier_of(x), dram_tier(*alloc));
-  EXPECT_TRUE(pattern_intact(x, bytes, 30));
-  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_promoted_without_fresh_pages(*alloc, x, bytes, 30, "into the freed blocks' pages"));
   ASSERT_TRUE(alloc->demote(x).is_ok());
   EXPECT_TRUE(pattern_intact(x, bytes, 30));
   ASSERT_TRUE(alloc->deallocate(x).is_ok());
