@@ -260,8 +260,15 @@ void fill_dram_with_freed_blocks(Allocator& alloc) {
 }
 
 // Fresh pages for 8 MiB fault at least 4 times (2 MiB huge pages), 2048 times
-// with 4 KiB pages; recycled ones not at all (a few for the allocator's own books).
+// with 4 KiB pages; recycled ones not at all (a few for the allocator's own
+// books). Under ASan and TSan their shadow memory faults too: the count is
+// checked in the plain build only (the moves still run under both).
 constexpr long kFreshFaults = 4;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kCountFaults = false;
+#else
+constexpr bool kCountFaults = true;
+#endif
 
 // Promotes p (holding pattern `seed`) into a full DRAM tier and expects no
 // fresh page: the copy went into recycled ones.
@@ -269,7 +276,7 @@ void expect_promoted_without_fresh_pages(Allocator& alloc, void* p, std::size_t 
                                          std::uint64_t seed, const char* what) {
   const long faults = minor_faults();
   ASSERT_TRUE(alloc.promote(p).is_ok());
-  EXPECT_LT(minor_faults() - faults, kFreshFaults) << "promoted " << what;
+  if (kCountFaults) EXPECT_LT(minor_faults() - faults, kFreshFaults) << "promoted " << what;
   EXPECT_EQ(alloc.tier_of(p), dram_tier(alloc));
   EXPECT_TRUE(pattern_intact(p, bytes, seed));
   EXPECT_TRUE(budgets_respected(alloc.stats()));
