@@ -333,8 +333,9 @@ struct Allocator::Impl {
   // ---- migration --------------------------------------------------------------
 
   // Moves b to tier dst at the same address. Preconditions (under lk): b.moving
-  // set by the caller, and dst fits b or has a spare of its size. Reserves the
-  // budget, and releases lk during the copy.
+  // set by the caller, and dst fits b, has a spare of its size, or fits it
+  // once its cached blocks and spares give their pages (fits_recycling).
+  // Reserves the budget, and releases lk during the copy.
   Status move_block(std::unique_lock<std::mutex>& lk, Block& b, int dst) {
     const int src = b.tier;
     const std::size_t bytes = b.bytes;
@@ -638,15 +639,16 @@ struct Allocator::Impl {
       // Cached blocks and spares never stand in the way (any tier, any hint);
       // only automatic/hot requests evict, and only from fast tiers — and
       // the victims' pages go into the new block too.
-      const bool room = reclaim(t, mapped) ||
-                        (tiers[t].fast && hint != Hint::cold &&
-                         make_room(lk, t, mapped, 0, 0, /*recycle=*/recycles(t)));
-      if (room && !fits(t, mapped)) {
+      bool room = reclaim(t, mapped) ||
+                  (tiers[t].fast && hint != Hint::cold &&
+                   make_room(lk, t, mapped, 0, 0, /*recycle=*/recycles(t)));
+      if (room && !fits(t, mapped)) {  // make_room left the room as cached blocks and spares
         std::size_t have = 0;
         for (const Donor& d : donors) have += d.extent.bytes;
-        for (Donor& d : take_donors(t, mapped > have ? mapped - have : mapped, kAnySize, true))
-          donors.push_back(std::move(d));
-        reclaim(t, mapped);
+        if (have < mapped)
+          for (Donor& d : take_donors(t, mapped - have, kAnySize, true))
+            donors.push_back(std::move(d));
+        room = reclaim(t, mapped);
       }
       if (!room) {
         lk.unlock();
