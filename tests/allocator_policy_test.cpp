@@ -24,7 +24,6 @@
 
 #include "allocator_test_util.hpp"
 #include "tensortier/allocator.hpp"
-#include "tensortier/backend.hpp"
 #include "tensortier/stats.hpp"
 
 namespace tensortier {
@@ -328,28 +327,6 @@ TEST(Reuse, ANewBlockInAFullTierIsMadeOfSeveralFreedBlocks) {
   std::memset(next, 0x5a, smaller);
   EXPECT_TRUE(budgets_respected(alloc->stats()));
   ASSERT_TRUE(alloc->deallocate(next).is_ok());
-}
-
-// What a full tier's freed block has beyond the smaller block it went into
-// stays a spare for the next block, instead of going back to the kernel.
-TEST(Reuse, WhatIsLeftOfARecycledBlockIsKeptForTheNext) {
-  if (!dram_numa_binding_supported())
-    GTEST_SKIP() << "built without libnuma: the allocator cannot charge pages back to a tier";
-  auto alloc = make_allocator(small_options(12 * kMiB, 64 * kMiB));
-  ASSERT_NE(alloc, nullptr);
-  char* old = static_cast<char*>(alloc->allocate(12 * kMiB, 64, Hint::hot));
-  fill_pattern(old, 12 * kMiB, 40);
-  const std::vector<char> before(old, old + 12 * kMiB);
-  ASSERT_TRUE(alloc->deallocate(old).is_ok());  // cached: the tier is full
-  char* a = static_cast<char*>(alloc->allocate(4 * kMiB, 64, Hint::hot));
-  char* b = static_cast<char*>(alloc->allocate(8 * kMiB, 64, Hint::hot));
-  ASSERT_EQ(alloc->tier_of(a), dram_tier(*alloc));
-  ASSERT_EQ(alloc->tier_of(b), dram_tier(*alloc));
-  EXPECT_TRUE(std::equal(a, a + 4 * kMiB, before.begin())) << "the first 4 MiB";
-  EXPECT_TRUE(std::equal(b, b + 8 * kMiB, before.begin() + 4 * kMiB)) << "the 8 MiB left of it";
-  EXPECT_TRUE(budgets_respected(alloc->stats()));
-  ASSERT_TRUE(alloc->deallocate(a).is_ok());
-  ASSERT_TRUE(alloc->deallocate(b).is_ok());
 }
 
 // A promotion into a full DRAM tier copies into the freed blocks' pages.

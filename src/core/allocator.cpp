@@ -347,15 +347,12 @@ struct Allocator::Impl {
     const bool rebind = anonymous(src) && anonymous(dst);
     std::optional<Spare> spare;
     std::vector<Donor> donors;
-    bool pressed = false;  // dst full: its freed pages are all it has (keep what is left of them)
-    std::vector<HeldPages> left;
     if (auto it = tiers[dst].spares.find(bytes); !rebind && it != tiers[dst].spares.end()) {
       spare = it->second;
       tiers[dst].spares.erase(it);
       tiers[dst].spare -= bytes;
     } else if (!rebind) {
-      pressed = !fits(dst, bytes);
-      donors = take_donors(dst, bytes, kAnySize, pressed);
+      donors = take_donors(dst, bytes, kAnySize, !fits(dst, bytes));
     }
     // The caller may count on dst's cached blocks and spares making room
     // (fits_recycling) that this move did not take: they go now.
@@ -386,7 +383,7 @@ struct Allocator::Impl {
       fresh = spare ? Result<Extent>(spare->extent)
                     : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
       if (!fresh) status = fresh.status();
-      fresh_pieces = place_pages(fresh ? fresh->addr : nullptr, bytes, held, pressed ? &left : nullptr);
+      fresh_pieces = place_pages(fresh ? fresh->addr : nullptr, bytes, held);
     }
     if (status && !rebound) {
       int slot;
@@ -459,7 +456,6 @@ struct Allocator::Impl {
       trace.migration(tiers[src].info.name, tiers[dst].info.name, bytes, start_us, trace.now_us(),
                       b.addr);
     }
-    keep_as_spares(dst, left);  // once b counts where it is
     if (!to_release.empty()) {
       // Its budget is already given back; the storage goes outside the lock.
       // b stays `moving` meanwhile, so nobody frees it under the caller's feet.
@@ -638,9 +634,8 @@ struct Allocator::Impl {
       // into the new block instead (several of them when no one is large
       // enough). With room, a cached block or spare not much larger still
       // beats pages the kernel must zero.
-      const bool pressed = !fits(t, mapped);  // full: keep what is left of its freed pages
-      std::vector<Donor> donors = pressed ? take_donors(t, mapped, kAnySize, true)
-                                          : take_donors(t, mapped, 2 * mapped);
+      std::vector<Donor> donors = fits(t, mapped) ? take_donors(t, mapped, 2 * mapped)
+                                                  : take_donors(t, mapped, kAnySize, true);
       // Cached blocks and spares never stand in the way (any tier, any hint);
       // only automatic/hot requests evict, and only from fast tiers — and
       // the victims' pages go into the new block too.
@@ -675,14 +670,13 @@ struct Allocator::Impl {
           va->release(range);
         }
       }
-      std::vector<HeldPages> left;
-      Pieces pieces =
-          place_pages(extent ? extent->addr : nullptr, mapped, held, pressed ? &left : nullptr);
+      Pieces pieces = place_pages(extent ? extent->addr : nullptr, mapped, held);
       lk.lock();
       tiers[t].reserved -= mapped;
-      if (extent) tiers[t].current += mapped;
-      keep_as_spares(t, left);  // once the block counts
-      if (extent) return insert_block(t, range, *extent, std::move(pieces));
+      if (extent) {
+        tiers[t].current += mapped;
+        return insert_block(t, range, *extent, std::move(pieces));
+      }
       if (range.addr == nullptr) break;  // no tier can help
       // This tier's storage is full (e.g. ENOSPC on the PMem file): try the next.
     }
@@ -795,27 +789,6 @@ struct Allocator::Impl {
     }
     donors.clear();
     return held;
-  }
-
-  // Under mu (short syscalls only): the pages left over from recycling freed
-  // blocks into a smaller one stay in tier t as spares while its budget and
-  // spare cap allow (charged again to the backend: Backend::adopt), instead of
-  // going back to the kernel and being zeroed again for the next block; the
-  // rest is unmapped.
-  void keep_as_spares(int t, std::vector<HeldPages>& left) {
-    TierState& ts = tiers[t];
-    for (const HeldPages& h : left) {
-      if (fits(t, h.bytes) && ts.spare + h.bytes <= ts.cache_limit) {
-        if (Result<Extent> e = ts.tier.backend->adopt(Extent{h.addr, h.bytes, 0}); e) {
-          ts.spares.emplace(h.bytes, Spare{*e, false});
-          ts.spare += h.bytes;
-          ts.note_peak();
-          continue;
-        }
-      }
-      (void)munmap(h.addr, h.bytes);
-    }
-    left.clear();
   }
 
   // Maps a spare extent of exactly `bytes` of tier t at a new range (under

@@ -69,8 +69,7 @@ void* take_pages(void* addr, std::size_t bytes) {
   return out == MAP_FAILED ? nullptr : out;
 }
 
-Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held,
-                   std::vector<HeldPages>* left) {
+Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held) {
   Pieces pieces;
   std::size_t off = 0;
   for (HeldPages& h : held) {
@@ -82,12 +81,7 @@ Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held,
     } else if (len > 0) {
       (void)munmap(h.addr, len);
     }
-    if (len == h.bytes) continue;
-    const HeldPages rest{static_cast<char*>(h.addr) + len, h.bytes - len};
-    if (left != nullptr && rest.bytes >= kHugePage)
-      left->push_back(rest);
-    else
-      (void)munmap(rest.addr, rest.bytes);
+    if (len < h.bytes) (void)munmap(static_cast<char*>(h.addr) + len, h.bytes - len);
   }
   held.clear();
   if (off < bytes && !pieces.empty()) pieces.push_back(bytes - off);  // dst's own pages

@@ -61,14 +61,12 @@ bool move_pieces(void* from, const Pieces& pieces, void* to);
 void* take_pages(void* addr, std::size_t bytes);
 
 // Moves held pages into [dst, dst + bytes) in order (replacing what is mapped
-// there); `dst` nullptr: places none. Every held range but the one that
-// completes dst goes in by whole 2 MiB (so huge pages stay whole; dst is 2
-// MiB aligned when that large). What is left of the held ranges is unmapped
-// or, with `left`, handed back there when it is 2 MiB or more. Returns the
-// pieces dst is made of afterwards (empty: one mapping, as when one held
+// there) and unmaps whatever is left of them; `dst` nullptr: just unmaps.
+// Every held range but the one that completes dst goes in by whole 2 MiB
+// (so huge pages stay whole; dst is 2 MiB aligned when that large). Returns
+// the pieces dst is made of afterwards (empty: one mapping, as when one held
 // range covers it or none is placed); a part no held range covers keeps
 // dst's own pages.
-Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held,
-                   std::vector<HeldPages>* left = nullptr);
+Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held);
 
 }  // namespace tensortier::detail
