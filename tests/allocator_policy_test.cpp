@@ -276,7 +276,9 @@ void expect_promoted_without_fresh_pages(Allocator& alloc, void* p, std::size_t 
                                          std::uint64_t seed, const char* what) {
   const long faults = minor_faults();
   ASSERT_TRUE(alloc.promote(p).is_ok());
-  if (kCountFaults) EXPECT_LT(minor_faults() - faults, kFreshFaults) << "promoted " << what;
+  if (kCountFaults) {
+    EXPECT_LT(minor_faults() - faults, kFreshFaults) << "promoted " << what;
+  }
   EXPECT_EQ(alloc.tier_of(p), dram_tier(alloc));
   EXPECT_TRUE(pattern_intact(p, bytes, seed));
   EXPECT_TRUE(budgets_respected(alloc.stats()));
