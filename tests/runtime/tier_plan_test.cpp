@@ -167,6 +167,7 @@ std::unique_ptr<Allocator> tiered_allocator(std::uint64_t dram_limit) {
 struct TrainRun {
   std::vector<double> losses;
   std::uint64_t dram_peak = 0, pmem_peak = 0, demoted = 0, promoted = 0;
+  std::uint64_t planned_demoted = 0;  // per pass, by the last plan
   TieringCounters counters;
 };
 
@@ -188,7 +189,10 @@ TrainRun train(std::uint64_t budget, std::uint64_t footprint_hint, int steps) {
   }
   r.demoted = st.bytes_demoted;
   r.promoted = st.bytes_promoted;
-  if (t.tiering() != nullptr) r.counters = t.tiering()->counters();
+  if (t.tiering() != nullptr) {
+    r.counters = t.tiering()->counters();
+    r.planned_demoted = t.tiering()->plan().bytes_demoted;
+  }
   return r;
 }
 
@@ -207,6 +211,12 @@ TEST(TieredTraining, LossesBitIdenticalAtAQuarterAndAnEighth) {
     EXPECT_GT(r.promoted, 0u);
     EXPECT_GT(r.counters.prefetches, 0u);
     EXPECT_GT(r.counters.demotes, 0u);
+    // The allocator demotes what the plan says, not more: an output the plan
+    // has written in place goes to PMem, not into DRAM others were given.
+    EXPECT_LE(r.demoted, r.planned_demoted * 3 * 115 / 100);
+    if (div == 8) {
+      EXPECT_GT(r.counters.outputs_in_pmem, 0u);
+    }
   }
 }
 
