@@ -48,7 +48,7 @@ using detail::AddressSpace;
 using detail::Candidate;
 using detail::HeldPages;
 using detail::kNoNextUse;
-using detail::move_pages_back;
+using detail::move_pages_in;
 using detail::move_pages_out;
 using detail::MoveKind;
 using detail::MoveRequest;
@@ -402,7 +402,7 @@ struct Allocator::Impl {
       if (status) status = move_extent(to, *fresh, fresh_pieces, addr);
       if (status && guard_after_move) mprotect(addr, bytes, PROT_NONE);  // before writers resume
       if (!status) {
-        move_pages_back(old_pages, addr);
+        (void)move_pages_in(old_pages, addr);
         old_pages.clear();
         mprotect(addr, bytes, was_guarded ? PROT_NONE : PROT_READ | PROT_WRITE);
       }
@@ -485,7 +485,7 @@ struct Allocator::Impl {
   // one mremap moves within one mapping only (Linux before 6.17).
   static Status move_extent(Backend& to, Extent& extent, const Pieces& pieces, void* addr) {
     if (pieces.empty()) return to.move(extent, addr);
-    if (!detail::move_pieces(extent.addr, pieces, addr))
+    if (!move_pages_in(detail::pieces_at(extent.addr, pieces), addr))
       return Status(Errc::no_space, to.info().name + ": moving " + std::to_string(pieces.size()) +
                                         " recycled mappings into place failed");
     extent.addr = addr;

@@ -30,7 +30,7 @@ std::vector<HeldPages> move_pages_out(void* addr, std::size_t bytes, const Piece
     // set: pass it, or the kernel sees a stray register and says EINVAL.
     void* out = mremap(at, len, len, MREMAP_MAYMOVE | kDontUnmap, nullptr);
     if (out == MAP_FAILED) {
-      move_pages_back(held, addr);
+      (void)move_pages_in(held, addr);
       return {};
     }
     held.push_back({out, len});
@@ -41,27 +41,28 @@ std::vector<HeldPages> move_pages_out(void* addr, std::size_t bytes, const Piece
   return held;
 }
 
-void move_pages_back(const std::vector<HeldPages>& held, void* dst) {
+bool move_pages_in(const std::vector<HeldPages>& held, void* dst) {
   char* at = static_cast<char*>(dst);
-  for (const HeldPages& h : held) {
-    (void)move_to(h.addr, h.bytes, at);
-    at += h.bytes;
-  }
-}
-
-bool move_pieces(void* from, const Pieces& pieces, void* to) {
-  std::size_t off = 0;
-  for (std::size_t k = 0; k < pieces.size(); off += pieces[k], ++k) {
-    if (move_to(static_cast<char*>(from) + off, pieces[k], static_cast<char*>(to) + off) != nullptr)
-      continue;
-    while (k-- > 0) {  // back, leaving `to` mapped (no hole in the reserved range)
-      off -= pieces[k];
-      (void)mremap(static_cast<char*>(to) + off, pieces[k], pieces[k],
-                   MREMAP_MAYMOVE | MREMAP_FIXED | kDontUnmap, static_cast<char*>(from) + off);
+  for (std::size_t k = 0; k < held.size(); at += held[k].bytes, ++k) {
+    if (move_to(held[k].addr, held[k].bytes, at) != nullptr) continue;
+    while (k-- > 0) {  // back, leaving dst mapped (no hole in the reserved range)
+      at -= held[k].bytes;
+      (void)mremap(at, held[k].bytes, held[k].bytes, MREMAP_MAYMOVE | MREMAP_FIXED | kDontUnmap,
+                   held[k].addr);
     }
     return false;
   }
   return true;
+}
+
+std::vector<HeldPages> pieces_at(void* addr, const Pieces& pieces) {
+  std::vector<HeldPages> ranges;
+  char* at = static_cast<char*>(addr);
+  for (std::size_t len : pieces) {
+    ranges.push_back({at, len});
+    at += len;
+  }
+  return ranges;
 }
 
 void* take_pages(void* addr, std::size_t bytes) {

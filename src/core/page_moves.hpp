@@ -47,14 +47,14 @@ struct HeldPages {
 std::vector<HeldPages> move_pages_out(void* addr, std::size_t bytes, const Pieces& pieces,
                                       MoveOut how);
 
-// Moves held pages back into [dst, ...) in order (MREMAP_FIXED, replacing
-// what is mapped there): undoes move_pages_out.
-void move_pages_back(const std::vector<HeldPages>& held, void* dst);
+// Moves held pages into [dst, ...) in order (MREMAP_FIXED, replacing what is
+// mapped there): back where move_pages_out() took them from, or an extent of
+// several mappings into place (with pieces_at). False when one cannot move,
+// with the ones already moved moved back (dst stays mapped).
+bool move_pages_in(const std::vector<HeldPages>& held, void* dst);
 
-// Moves the mappings at [from, ...) (made of `pieces`) to [to, ...) one by
-// one (MREMAP_FIXED, replacing what is mapped there). False when one cannot
-// move, with the ones already moved moved back.
-bool move_pieces(void* from, const Pieces& pieces, void* to);
+// The consecutive mappings `pieces` at addr, as ranges for move_pages_in.
+std::vector<HeldPages> pieces_at(void* addr, const Pieces& pieces);
 
 // Moves the pages of a mapping outside the reserved range (a spare) to a
 // kernel-chosen address; nullptr when mremap fails.
