@@ -1,7 +1,10 @@
 // The `tensortier` command as a user runs it: topo on this machine and on XML
 // fixtures, the demo, and every bad configuration ending in a one-line error.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -93,6 +96,26 @@ TEST(CliDemo, SpillsToPmemAndKeepsEveryBlockIntact) {
   EXPECT_EQ(doc["spilled_blocks"], 12);
   EXPECT_LE(doc["dram_used_bytes"].get<std::uint64_t>(), 16ull << 20);
   EXPECT_EQ(doc["pmem_used_bytes"].get<std::uint64_t>(), 48ull << 20);
+}
+
+TEST(CliDemo, SpillsIntoAnExistingFileAndLeavesItInPlace) {
+  char path[] = "/tmp/tt-cli-reserved-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fallocate(fd, 0, 0, 64 << 20), 0);
+  close(fd);
+  CommandResult r = cli({"demo", "--bytes", "32M", "--block", "4M", "--dram-limit", "8M",
+                         "--json", "-"},
+                        {{"TENSORTIER_PMEM", std::string("file:") + path}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto doc = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(doc["intact_blocks"], 8);
+  EXPECT_EQ(doc["pmem_used_bytes"].get<std::uint64_t>(), 24ull << 20);
+  struct stat st {};
+  ASSERT_EQ(stat(path, &st), 0) << "the user's file is kept";
+  EXPECT_EQ(st.st_size, 64 << 20);
+  EXPECT_GE(st.st_blocks, (64 << 20) / 512) << "and keeps its blocks";
+  unlink(path);
 }
 
 std::string free_space_plus_one_tib(const std::string& dir) {

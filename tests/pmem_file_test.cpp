@@ -1,6 +1,7 @@
 // File PMem backend specifics (the behaviour every backend shares is in
 // backend_conformance_test.cpp): medium and granularity on a non-DAX
-// filesystem, the file's life cycle, block reservation and punching, every bad
+// filesystem, the file's life cycle, block reservation and punching, an
+// existing file used in place, every bad
 // spec, a full filesystem (ENOSPC) and a file size limit (RLIMIT_FSIZE) without
 // a signal, and copy_in at unaligned offsets.
 #include <fcntl.h>
@@ -357,17 +358,84 @@ TEST_F(PmemFileTest, MissingDirectoryIsNotFound) {
   EXPECT_NE(r.status().message().find("does-not-exist"), std::string::npos) << r.status().message();
 }
 
-TEST_F(PmemFileTest, RegularFileIsNotADirectory) {
+// A file made the way a user reserves PMem: fallocate -l.
+std::string reserved_file(const std::string& dir, std::uint64_t bytes) {
+  const std::string path = dir + "/reserved.pmem";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return "";
+  const bool ok = fallocate(fd, 0, 0, static_cast<off_t>(bytes)) == 0;
+  close(fd);
+  return ok ? path : "";
+}
+
+TEST_F(PmemFileTest, AnExistingFileIsUsedInPlaceNeverPunchedAndKept) {
+  const std::string path = reserved_file(dir_.path(), 16 * kMiB);
+  ASSERT_FALSE(path.empty()) << std::strerror(errno);
+  const blkcnt_t reserved = blocks_of(path);
+  ASSERT_GE(reserved, static_cast<blkcnt_t>(16 * kMiB / 512));
+  {
+    // remove_at_exit is for files tensortier creates: a user's file stays.
+    auto backend = open_pmem_file_backend(file_spec(path, std::nullopt), true);
+    ASSERT_TRUE(backend.has_value()) << backend.status().message();
+    EXPECT_EQ((*backend)->info().path, path);
+    EXPECT_EQ((*backend)->info().capacity_bytes, 16 * kMiB) << "the file's size is the tier";
+    EXPECT_EQ((*backend)->info().medium, "emulated");
+    auto first = (*backend)->allocate(8 * kMiB);
+    auto second = (*backend)->allocate(4 * kMiB);
+    ASSERT_TRUE(first.has_value() && second.has_value());
+    const char text[] = "in the user's file";
+    ASSERT_TRUE((*backend)->copy_in(*second, 100, text, sizeof text).is_ok());
+    char read_back[sizeof text] = {};
+    const int fd = open(path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(pread(fd, read_back, sizeof read_back, static_cast<off_t>(second->offset + 100)),
+              static_cast<ssize_t>(sizeof read_back));
+    close(fd);
+    EXPECT_STREQ(read_back, text);
+    (*backend)->release(*first);
+    (*backend)->release(*second);
+    EXPECT_EQ(blocks_of(path), reserved) << "released extents keep the user's blocks";
+    EXPECT_EQ((*backend)->used_bytes(), 0u);
+  }
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_EQ(fs::file_size(path), 16 * kMiB) << "never truncated";
+  EXPECT_EQ(blocks_of(path), reserved);
+}
+
+TEST_F(PmemFileTest, SizeOfAnExistingFileTakesAPrefixAndNeverGrowsIt) {
+  const std::string path = reserved_file(dir_.path(), 16 * kMiB);
+  ASSERT_FALSE(path.empty()) << std::strerror(errno);
+  auto prefix = open_pmem_file_backend(file_spec(path, 4 * kMiB), true);
+  ASSERT_TRUE(prefix.has_value()) << prefix.status().message();
+  EXPECT_EQ((*prefix)->info().capacity_bytes, 4 * kMiB);
+  EXPECT_FALSE((*prefix)->allocate(5 * kMiB).has_value()) << "only the first 4 MiB are the tier";
+
+  auto larger = open_pmem_file_backend(file_spec(path, 32 * kMiB), true);
+  ASSERT_FALSE(larger.has_value());
+  EXPECT_EQ(larger.status().code(), Errc::invalid_argument);
+  EXPECT_NE(larger.status().message().find("exceeds"), std::string::npos)
+      << larger.status().message();
+  EXPECT_EQ(fs::file_size(path), 16 * kMiB);
+}
+
+TEST_F(PmemFileTest, AnEmptyFileOrAPathThroughAFileIsRefused) {
   const std::string file = dir_.path() + "/plain";
   { std::FILE* f = std::fopen(file.c_str(), "w"); ASSERT_NE(f, nullptr); std::fclose(f); }
   auto r = open_pmem_file_backend(file_spec(file, 16 * kMiB), true);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.status().code(), Errc::invalid_argument);
-  EXPECT_NE(r.status().message().find("is not a directory"), std::string::npos)
+  EXPECT_NE(r.status().message().find("smaller than a page"), std::string::npos)
       << r.status().message();
-  // A path through the regular file does not exist either.
+  EXPECT_EQ(fs::file_size(file), 0u) << "not grown";
+  // A path through the regular file does not exist.
   auto through = open_pmem_file_backend(file_spec(file + "/sub", 16 * kMiB), true);
   EXPECT_EQ(through.status().code(), Errc::not_found);
+  // Neither a directory nor a regular file.
+  auto device = open_pmem_file_backend(file_spec("/dev/null", 16 * kMiB), true);
+  ASSERT_FALSE(device.has_value());
+  EXPECT_NE(device.status().message().find("neither a directory nor a regular file"),
+            std::string::npos)
+      << device.status().message();
 }
 
 // Root ignores permission bits, so an unwritable directory needs a read-only

@@ -112,7 +112,9 @@ Result<std::unique_ptr<Backend>> open_dram_backend(int numa_node, std::uint64_t 
 
 // File PMem through libpmem2: a file of `size_bytes` created in `dir` (FS-DAX if
 // the filesystem supports it, emulated otherwise; unlinked right after creation
-// when `remove_at_exit`), or, with spec.scheme == devdax, the device itself.
+// when `remove_at_exit`); or, when spec.path is an existing regular file, that
+// file in place (its size or the first size_bytes; never truncated, punched or
+// removed); or, with spec.scheme == devdax, the device itself.
 Result<std::unique_ptr<Backend>> open_pmem_file_backend(const PmemSpec& spec, bool remove_at_exit);
 
 // KMEM-DAX PMem: an NVM NUMA node, checked with memkind (MEMKIND_DAX_KMEM must

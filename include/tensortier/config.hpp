@@ -15,14 +15,16 @@ namespace tensortier {
 struct PmemSpec {
   enum class Scheme {
     temp_file,  // unset: emulated PMem file in $TMPDIR (or /tmp), removed at exit
-    file,       // file:/dir[,size=N]: FS-DAX if the filesystem supports it, emulated otherwise
+    file,       // file:/dir[,size=N]: a new file in dir, FS-DAX if the filesystem supports it,
+                // emulated otherwise; file:/path/file[,size=N]: that existing file, as it is
     devdax,     // devdax:/dev/daxX.Y
     kmem,       // KMEM-DAX NUMA nodes
     none,       // no PMem tier
   };
   Scheme scheme = Scheme::temp_file;
-  std::string path;                      // directory (file) or device (devdax)
-  std::optional<std::uint64_t> size_bytes;  // file size; default kDefaultPmemFileBytes
+  std::string path;                      // directory or existing file (file), device (devdax)
+  std::optional<std::uint64_t> size_bytes;  // file size; default kDefaultPmemFileBytes (an
+                                            // existing file: its size)
 };
 
 inline constexpr std::uint64_t kDefaultPmemFileBytes = 64ULL << 30;

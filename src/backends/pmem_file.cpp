@@ -118,11 +118,17 @@ Result<Probe> probe_with_pmem2(int fd, const std::string& path) {
 
 class PmemFileBackend final : public Backend {
  public:
-  PmemFileBackend(TierInfo info, int fd, Probe probe, bool is_device)
+  // Whose blocks the extents live on: a file this backend created (blocks
+  // reserved per extent and punched back on release), a file the user gave
+  // (reserved if sparse, never punched: the user sized and owns it), or a
+  // device-DAX device (no blocks to manage).
+  enum class Source { created_file, user_file, device };
+
+  PmemFileBackend(TierInfo info, int fd, Probe probe, Source source)
       : info_(std::move(info)),
         fd_(fd),
         probe_(probe),
-        is_device_(is_device),
+        source_(source),
         ranges_(info_.capacity_bytes, info_.alignment_bytes) {}
 
   ~PmemFileBackend() override {
@@ -248,7 +254,7 @@ class PmemFileBackend final : public Backend {
   // Reserves the blocks behind a range before it is mapped, so that a full
   // filesystem is a clean no_space now instead of a SIGBUS on first write.
   Status reserve(std::uint64_t offset, std::uint64_t bytes) {
-    if (is_device_) return Status::ok();
+    if (source_ == Source::device) return Status::ok();
     int err = 0;
     do {
       const int rc = fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(bytes));
@@ -274,7 +280,7 @@ class PmemFileBackend final : public Backend {
 
   // Gives a range's blocks back to the filesystem; the file keeps its size.
   void punch(std::uint64_t offset, std::uint64_t bytes) noexcept {
-    if (is_device_) return;
+    if (source_ != Source::created_file) return;
     // Failure (e.g. EOPNOTSUPP) only means the blocks stay allocated until the
     // range is reused or the file is closed.
     (void)fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
@@ -284,7 +290,7 @@ class PmemFileBackend final : public Backend {
   const TierInfo info_;
   const int fd_;
   Probe probe_;
-  const bool is_device_;
+  const Source source_;
   OffsetAllocator ranges_;
 };
 
@@ -322,7 +328,8 @@ Status check_directory(const std::string& dir) {
   }
   if (!S_ISDIR(st.st_mode))
     return Status(Errc::invalid_argument,
-                  "PMem directory " + dir + " is not a directory (file:/dir expects a directory)");
+                  "PMem path " + dir + " is neither a directory nor a regular file (file:/dir " +
+                      "creates a file in a directory; file:/path/file uses an existing file)");
   // Root passes access(W_OK) except on a read-only filesystem; creating the
   // file below catches what is left (e.g. /proc).
   if (access(dir.c_str(), W_OK) != 0)
@@ -361,7 +368,70 @@ Result<std::uint64_t> pick_size(const PmemSpec& spec, const std::string& dir, st
   return size;
 }
 
+// The backend over an open regular file of `size` bytes; `release_fd` hands
+// the descriptor over once nothing can fail any more.
+template <class ReleaseFd>
+Result<std::unique_ptr<Backend>> file_backend(int fd, const std::string& path, std::uint64_t size,
+                                              PmemFileBackend::Source source,
+                                              ReleaseFd release_fd) {
+  Result<Probe> probe = probe_with_pmem2(fd, path);
+  if (!probe) return probe.status();
+  TierInfo info;
+  info.name = "pmem_file";
+  info.kind = TierKind::pmem_file;
+  info.medium = probe->granularity == PMEM2_GRANULARITY_PAGE ? "emulated" : "fsdax";
+  info.numa_node = -1;
+  info.capacity_bytes = size;
+  info.alignment_bytes = probe->alignment;
+  info.granularity = granularity_name(probe->granularity);
+  info.path = path;
+  info.persistent = true;
+  return std::unique_ptr<Backend>(
+      std::make_unique<PmemFileBackend>(std::move(info), release_fd(), *probe, source));
+}
+
+// file:/path naming an existing regular file: used in place, as it is. Its
+// size (or the first size=N bytes of it) is the tier; it is never truncated,
+// punched or removed, so space the user reserved stays reserved (fallocate -l
+// on FS-DAX; on tmpfs, pages charged to whoever created the file, which is how
+// an emulated PMem tier stays outside a DRAM cgroup's limit). Its content is
+// scratch: extents overwrite it.
+Result<std::unique_ptr<Backend>> open_user_file(const PmemSpec& spec, const struct stat& st) {
+  const std::string& path = spec.path;
+  const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  const std::uint64_t file_bytes = static_cast<std::uint64_t>(st.st_size) / page * page;
+  if (file_bytes == 0)
+    return Status(Errc::invalid_argument,
+                  "PMem file " + path + " is smaller than a page (" +
+                      std::to_string(st.st_size) + " bytes): file:/path takes a directory to " +
+                      "create a file in, or an existing file sized for the tier (fallocate -l)");
+  std::uint64_t size = file_bytes;
+  if (spec.size_bytes) {
+    if (*spec.size_bytes > file_bytes)
+      return Status(Errc::invalid_argument,
+                    "size=" + format_bytes(*spec.size_bytes) + " exceeds the " +
+                        format_bytes(file_bytes) + " of the existing file " + path +
+                        " (grow it with fallocate -l, or drop size=)");
+    size = (*spec.size_bytes + page - 1) / page * page;
+  }
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EACCES || err == EPERM || err == EROFS || err == ETXTBSY)
+      return Status(Errc::invalid_argument, "PMem file " + path + " is not writable (" +
+                                                errno_text(err) + ")");
+    return errno_status("open " + path, err);
+  }
+  auto backend = file_backend(fd, path, size, PmemFileBackend::Source::user_file, [fd] { return fd; });
+  if (!backend) close(fd);
+  return backend;
+}
+
 Result<std::unique_ptr<Backend>> open_file(const PmemSpec& spec, bool remove_at_exit) {
+  struct stat st {};
+  if (spec.scheme == PmemSpec::Scheme::file && stat(spec.path.c_str(), &st) == 0 &&
+      S_ISREG(st.st_mode))
+    return open_user_file(spec, st);
   const std::string dir = pick_directory(spec);
   if (Status s = check_directory(dir); !s) return s;
   const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
@@ -384,21 +454,8 @@ Result<std::unique_ptr<Backend>> open_file(const PmemSpec& spec, bool remove_at_
   if (ftruncate(file.fd, static_cast<off_t>(*size)) != 0)
     return errno_status("cannot size " + file.path + " to " + format_bytes(*size), errno);
 
-  Result<Probe> probe = probe_with_pmem2(file.fd, file.path);
-  if (!probe) return probe.status();
-
-  TierInfo info;
-  info.name = "pmem_file";
-  info.kind = TierKind::pmem_file;
-  info.medium = probe->granularity == PMEM2_GRANULARITY_PAGE ? "emulated" : "fsdax";
-  info.numa_node = -1;
-  info.capacity_bytes = *size;
-  info.alignment_bytes = probe->alignment;
-  info.granularity = granularity_name(probe->granularity);
-  info.path = file.path;
-  info.persistent = true;
-  return std::unique_ptr<Backend>(
-      std::make_unique<PmemFileBackend>(std::move(info), file.release(), *probe, false));
+  return file_backend(file.fd, file.path, *size, PmemFileBackend::Source::created_file,
+                      [&] { return file.release(); });
 }
 
 Result<std::unique_ptr<Backend>> open_devdax(const PmemSpec& spec) {
@@ -439,7 +496,7 @@ Result<std::unique_ptr<Backend>> open_devdax(const PmemSpec& spec) {
   info.path = path;
   info.persistent = true;
   return std::unique_ptr<Backend>(
-      std::make_unique<PmemFileBackend>(std::move(info), fd, *probe, true));
+      std::make_unique<PmemFileBackend>(std::move(info), fd, *probe, PmemFileBackend::Source::device));
 }
 
 }  // namespace

@@ -15,7 +15,8 @@ constexpr const char* kSizeAccepted =
     "accepted: a positive number of bytes with an optional K, M, G or T suffix "
     "(binary units), e.g. 4G or 512M";
 constexpr const char* kPmemAccepted =
-    "accepted: file:/dir[,size=N], devdax:/dev/daxX.Y, kmem, none";
+    "accepted: file:/dir[,size=N], file:/path/existing-file[,size=N], devdax:/dev/daxX.Y, kmem, "
+    "none";
 
 std::string quoted(const std::string& text) { return "'" + text + "'"; }
 
