@@ -6,8 +6,11 @@
 # inside a cgroup v1 memory limit (tools/cgroup_run.sh): the naive baseline
 # (`--placement naive-file`: every tensor in the PMem file mapping, left to
 # the kernel's page cache) against tensortier's tiering with --dram-limit a
-# bit under the cgroup limit. All in one run, so that every ratio compares
-# runs that saw the same machine. See docs/tiered_training_benchmarks.md.
+# bit under the cgroup limit, its PMem tier either a disk file whose page
+# cache the cgroup charges, or a tmpfs file this script fills outside the
+# cgroup (emulated PMem that the DRAM limit does not count, as it would not
+# count real DAX PMem). All in one run, so that every ratio compares runs
+# that saw the same machine. See docs/tiered_training_benchmarks.md.
 #
 #   bench/tiered_training.sh [BUILD_DIR]        # BUILD_DIR defaults to build
 #
@@ -22,7 +25,9 @@
 #   THREADS       compute threads [2]
 #   FRACTIONS     DRAM budgets as 1/N of the footprint [2 4 8]
 #   CGROUP_FRACTION  the cgroup comparison's DRAM budget, 1/N of the footprint [4]
-#   CGROUP_ROUNDS naive / tensortier pairs in the cgroup, alternating, pooled [2]
+#   CGROUP_ROUNDS naive / tensortier rounds in the cgroup, alternating, pooled [2]
+#   CGROUP_PMEM_DIR  tmpfs directory of the PMem file made outside the cgroup
+#                 for the "PMem outside" runs; "" skips them [/dev/shm]
 #   HEADROOM_MIB  first guess of the room left between --dram-limit and the
 #                 cgroup limit beyond the measured non-tensor memory [64]
 #   RUN_TIMEOUT   seconds after which one run is stopped [900]
@@ -49,6 +54,7 @@ FRACTIONS="${FRACTIONS:-2 4 8}"
 CGROUP_FRACTION="${CGROUP_FRACTION:-4}"
 HEADROOM_MIB="${HEADROOM_MIB:-64}"
 CGROUP_ROUNDS="${CGROUP_ROUNDS:-2}"
+CGROUP_PMEM_DIR="${CGROUP_PMEM_DIR-/dev/shm}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-900}"
 ONLY="${ONLY:-dram tiered optane cgroup}"
 LRU="${LRU:-0}"
@@ -271,7 +277,34 @@ if has cgroup; then
     # The naive baseline without a cgroup first: what the file mapping costs
     # when the page cache may hold all of it.
     run naive_nolimit naivefree 1 - - "$(pmem_env)" -- --placement naive-file || failed=1
-    # Then naive and tensortier alternately, CGROUP_ROUNDS times, so both
+    # The PMem tier outside the cgroup: a tmpfs file allocated here, so its
+    # pages stay charged to this script's cgroup (file:/path uses an existing
+    # file in place and never punches it). Twice the footprint: the tier
+    # holds at most all of it, plus the offset allocator's fragmentation.
+    outside=""
+    if [[ -n $CGROUP_PMEM_DIR ]]; then
+      osize=$((2 * footprint / MiB * MiB))
+      ofree=$(($(df -Pk "$CGROUP_PMEM_DIR" | awk 'NR == 2 { print $4 }') * 1024))
+      if [[ $(stat -f -c %T "$CGROUP_PMEM_DIR") != tmpfs ]]; then
+        say "CGROUP_PMEM_DIR=$CGROUP_PMEM_DIR is not tmpfs: no PMem-outside runs"
+      elif ((ofree < osize + (1 << 30))); then
+        say "CGROUP_PMEM_DIR=$CGROUP_PMEM_DIR has $((ofree >> 20)) MiB free, needs $((osize >> 20)) + 1024: no PMem-outside runs"
+      else
+        outside="$(mktemp "$CGROUP_PMEM_DIR/tt-bench-pmem-XXXXXX")"
+        trap 'rm -f "$outside"' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM HUP
+        if ! fallocate -l "$osize" "$outside"; then
+          say "fallocate -l $osize $outside failed: no PMem-outside runs"
+          rm -f "$outside"
+          outside=""
+        fi
+      fi
+      if [[ -n $outside ]]; then
+        echo "cgroup: PMem outside the cgroup: $outside, $osize bytes of tmpfs allocated by the script" >>"$RESULTS/meta.txt"
+      fi
+    fi
+    # Then naive and tensortier alternately, CGROUP_ROUNDS times, so all
     # see the same machine load. tensortier: --dram-limit = cgroup limit -
     # base - headroom; on an OOM kill, retry with twice the headroom while
     # that stays feasible (later rounds keep the setting that worked).
@@ -282,26 +315,31 @@ if has cgroup; then
       if [[ -n $dl ]]; then
         run "tiered_cgroup_r$r" cgtiered "$CGROUP_FRACTION" "$dl" "$cglimit" "$(pmem_env)" \
           TENSORTIER_OPTANE=off -- --tiering plan || failed=1
-        continue
+      else
+        for try in 1 2 3; do
+          dl=$(((cglimit - base - headroom) / MiB * MiB))
+          if ((dl < min_feasible || dl < MiB)); then
+            say "no feasible --dram-limit left under the cgroup limit with $((headroom >> 20)) MiB headroom"
+            failed=1
+            break 2
+          fi
+          if run "tiered_cgroup_r$r" cgtiered "$CGROUP_FRACTION" "$dl" "$cglimit" "$(pmem_env)" \
+            TENSORTIER_OPTANE=off -- --tiering plan; then
+            break
+          fi
+          oom="$(jget "$RESULTS/tiered_cgroup_r$r.cgroup.json" oom_kill 2>/dev/null || echo 0)"
+          [[ $oom -ge 1 ]] || { failed=1; break 2; }
+          say "tiered_cgroup_r$r was OOM-killed at --dram-limit $((dl >> 20)) MiB; more headroom"
+          echo "cgroup: OOM kill at --dram-limit $dl (headroom $headroom)" >>"$RESULTS/meta.txt"
+          headroom=$((headroom * 2))
+          dl=""
+          [[ $try -eq 3 ]] && { failed=1; break 2; }
+        done
       fi
-      for try in 1 2 3; do
-        dl=$(((cglimit - base - headroom) / MiB * MiB))
-        if ((dl < min_feasible || dl < MiB)); then
-          say "no feasible --dram-limit left under the cgroup limit with $((headroom >> 20)) MiB headroom"
-          failed=1
-          break 2
-        fi
-        if run "tiered_cgroup_r$r" cgtiered "$CGROUP_FRACTION" "$dl" "$cglimit" "$(pmem_env)" \
-          TENSORTIER_OPTANE=off -- --tiering plan; then
-          break
-        fi
-        oom="$(jget "$RESULTS/tiered_cgroup_r$r.cgroup.json" oom_kill 2>/dev/null || echo 0)"
-        [[ $oom -ge 1 ]] || { failed=1; break 2; }
-        say "tiered_cgroup_r$r was OOM-killed at --dram-limit $((dl >> 20)) MiB; more headroom"
-        echo "cgroup: OOM kill at --dram-limit $dl (headroom $headroom)" >>"$RESULTS/meta.txt"
-        headroom=$((headroom * 2))
-        [[ $try -eq 3 ]] && { failed=1; break 2; }
-      done
+      if [[ -n $outside ]]; then
+        run "outside_cgroup_r$r" cgoutside "$CGROUP_FRACTION" "$dl" "$cglimit" \
+          "TENSORTIER_PMEM=file:$outside" TENSORTIER_OPTANE=off -- --tiering plan || failed=1
+      fi
     done
     echo "cgroup: tensortier --dram-limit $dl (cgroup limit - base - $headroom headroom)" >>"$RESULTS/meta.txt"
   fi
