@@ -23,6 +23,9 @@ struct ConvGeometry {
   Dims src, weights, dst;        // N,IC,D,H,W  OC,IC,k,k,k  N,OC,D',H',W'
   bool bias;
   Dims strides, padding;         // symmetric padding
+  // Add the bias after the primitive, in place, with a binary add, instead of
+  // passing it to the primitive (see conv_transpose3d.cpp).
+  bool bias_after = false;
 };
 
 struct ConvGrads {
@@ -39,6 +42,8 @@ class ConvRunner {
     BwdData bwd_data;
     std::optional<typename BwdWeights::primitive_desc> bwd_weights_pd;
     BwdWeights bwd_weights;
+    std::optional<dnnl::binary::primitive_desc> bias_pd;  // bias_after: dst += bias
+    dnnl::binary bias_add;
   };
 
   static std::string key(Context& ctx, const ConvGeometry& g, bool training) {
@@ -52,13 +57,22 @@ class ConvRunner {
     const MemoryDesc src_md = ctx.activation_desc(g.src);
     const MemoryDesc dst_md = ctx.activation_desc(g.dst);
     const MemoryDesc w_md(g.weights, DataType::f32, Tag::any);
-    const MemoryDesc b_md = g.bias ? MemoryDesc({g.weights[0]}, DataType::f32, Tag::x)
-                                   : MemoryDesc();
+    const MemoryDesc b_md = g.bias && !g.bias_after ? bias_desc(g) : MemoryDesc();
     typename Fwd::desc d(training ? dnnl::prop_kind::forward_training
                                   : dnnl::prop_kind::forward_inference,
                          g.algorithm, src_md, w_md, b_md, dst_md, g.strides, g.padding,
                          g.padding);
     return typename Fwd::primitive_desc(d, user_scratchpad_attr(), ctx.engine());
+  }
+  static MemoryDesc bias_desc(const ConvGeometry& g) {
+    return MemoryDesc({g.weights[0]}, DataType::f32, Tag::x);
+  }
+  // dst (the activation layout) += bias broadcast over channels, in place.
+  static dnnl::binary::primitive_desc bias_add_pd(Context& ctx, const ConvGeometry& g) {
+    const MemoryDesc dst_md = ctx.activation_desc(g.dst);
+    const MemoryDesc b_md({1, g.weights[0], 1, 1, 1}, DataType::f32, Tag::abcde);
+    dnnl::binary::desc d(dnnl::algorithm::binary_add, dst_md, b_md, dst_md);
+    return dnnl::binary::primitive_desc(d, user_scratchpad_attr(), ctx.engine());
   }
   static typename BwdData::primitive_desc bwd_data_pd(Context& ctx, const ConvGeometry& g,
                                                       const typename Fwd::primitive_desc& hint) {
@@ -84,9 +98,13 @@ class ConvRunner {
       const auto pd = fwd_pd(ctx, g, pass == PrimitivePass::forward_training);
       m.src = pd.src_desc();
       m.weights = pd.weights_desc();
-      m.bias = pd.bias_desc();
+      m.bias = g.bias_after ? bias_desc(g) : pd.bias_desc();
       m.dst = pd.dst_desc();
       m.scratchpad = pd.scratchpad_desc();
+      if (g.bias && g.bias_after) {
+        const MemoryDesc add = bias_add_pd(ctx, g).scratchpad_desc();
+        if (add.get_size() > m.scratchpad.get_size()) m.scratchpad = add;
+      }
     } else if (pass == PrimitivePass::backward_data) {
       const auto pd = bwd_data_pd(ctx, g, fwd_pd(ctx, g, true));
       m.diff_dst = pd.diff_dst_desc();
@@ -111,7 +129,14 @@ class ConvRunner {
     return ctx.cache().template get<Plan>(k, [&] {
       const auto pd = fwd_pd(ctx, g, training);
       noted(ctx, k, "fwd", pd);
-      return Plan{pd, Fwd(pd), std::nullopt, BwdData(), std::nullopt, BwdWeights()};
+      Plan plan{pd, Fwd(pd), std::nullopt, BwdData(), std::nullopt, BwdWeights(), std::nullopt,
+                dnnl::binary()};
+      if (g.bias && g.bias_after) {
+        plan.bias_pd.emplace(bias_add_pd(ctx, g));
+        noted(ctx, k, "bias", *plan.bias_pd);
+        plan.bias_add = dnnl::binary(*plan.bias_pd);
+      }
+      return plan;
     });
   }
 
@@ -133,8 +158,17 @@ class ConvRunner {
     Args args{{DNNL_ARG_SRC, s.memory(ctx.engine())},
               {DNNL_ARG_WEIGHTS, w.memory(ctx.engine())},
               {DNNL_ARG_DST, dst.memory(ctx.engine())}};
-    if (g.bias) args[DNNL_ARG_BIAS] = bias.to(ctx, p.fwd_pd.bias_desc()).memory(ctx.engine());
+    if (g.bias && !g.bias_after)
+      args[DNNL_ARG_BIAS] = bias.to(ctx, p.fwd_pd.bias_desc()).memory(ctx.engine());
     ctx.execute(p.fwd, p.fwd_pd.scratchpad_desc(), std::move(args));
+    if (g.bias && g.bias_after) {
+      const Tensor b = bias.to(ctx, bias_desc(g));
+      dnnl::memory dst_mem = dst.memory(ctx.engine());
+      ctx.execute(p.bias_add, p.bias_pd->scratchpad_desc(),
+                  {{DNNL_ARG_SRC_0, dst_mem},
+                   {DNNL_ARG_SRC_1, dnnl::memory(p.bias_pd->src_desc(1), ctx.engine(), b.data())},
+                   {DNNL_ARG_DST, dst_mem}});
+    }
     if (used_src != nullptr) *used_src = s;
     return dst;
   }
