@@ -168,16 +168,29 @@ TEST(CliPlanTiered, PmemSizeGivesTheDramNeeded) {
   ASSERT_FALSE(all.is_null());
   const std::uint64_t footprint = all["footprint_bytes"];
   const std::uint64_t pmem = footprint / 2;
-  const auto d = json_of(small({"--pmem", std::to_string(pmem), "--reserve", "1M"}), "pmem.json");
+  // Every tensor promoted back before its use (no reading in place by
+  // choice): PMem holds only what DRAM cannot.
+  const auto d = json_of(
+      small({"--pmem", std::to_string(pmem), "--reserve", "1M", "--read-in-place", "0"}),
+      "pmem.json");
   ASSERT_FALSE(d.is_null());
   const auto& t = d["tiered"];
   EXPECT_EQ(t["mode"], "pmem");
   EXPECT_LE(t["pmem_needed_bytes"].get<std::uint64_t>(), pmem);
   EXPECT_LT(t["dram_budget_bytes"].get<std::uint64_t>(), footprint);
   // More PMem, less DRAM.
-  const auto more = json_of(small({"--pmem", std::to_string(footprint), "--reserve", "1M"}),
+  const auto more = json_of(small({"--pmem", std::to_string(footprint), "--reserve", "1M",
+                                   "--read-in-place", "0"}),
                             "more.json");
   EXPECT_LE(more["tiered"]["dram_budget_bytes"].get<std::uint64_t>(),
+            t["dram_budget_bytes"].get<std::uint64_t>());
+  // By default convolutions read evicted inputs in place, which keeps them in
+  // PMem longer: the same PMem needs at least as much DRAM, and still fits.
+  const auto reads = json_of(small({"--pmem", std::to_string(pmem), "--reserve", "1M"}),
+                             "reads.json");
+  ASSERT_FALSE(reads.is_null());
+  EXPECT_LE(reads["tiered"]["pmem_needed_bytes"].get<std::uint64_t>(), pmem);
+  EXPECT_GE(reads["tiered"]["dram_budget_bytes"].get<std::uint64_t>(),
             t["dram_budget_bytes"].get<std::uint64_t>());
 }
 

@@ -125,6 +125,41 @@ TEST(TierPlan, InPlaceOnlyBelowTheLargestWorkingSet) {
   EXPECT_GT(below->bytes_in_place, 0u);
 }
 
+// With read_in_place_flops_per_byte, a convolution reads its evicted inputs
+// where they are instead of having them promoted, up to flops / threshold
+// bytes per op; other ops get their inputs in DRAM as before.
+TEST(TierPlan, ComputeBoundOpsReadEvictedInputsInPlace) {
+  const Schedule s = unet_schedule(4, 8, 48, 2);
+  const std::uint64_t budget = s.liveness.lower_bound_bytes / 8;
+  auto promoted = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 0});
+  auto read = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 32});
+  ASSERT_TRUE(promoted && read);
+  expect_consistent(s, *promoted);
+  expect_consistent(s, *read);
+  EXPECT_LT(read->bytes_prefetched + read->bytes_fetched,
+            promoted->bytes_prefetched + promoted->bytes_fetched);
+  EXPECT_GT(read->bytes_in_place, promoted->bytes_in_place);
+  int by_choice = 0;
+  for (std::size_t k = 0; k < s.liveness.steps.size(); ++k) {
+    const graph::OpNode& op = s.graph.op(s.liveness.steps[k]);
+    std::uint64_t read_bytes = 0;
+    for (TensorId t : read->actions[k].in_place) {
+      const Interval& iv = *s.liveness.find(t);
+      if (iv.first == static_cast<int>(k) || contains(op.updates, t)) continue;  // no room
+      if (contains(promoted->actions[k].in_place, t)) continue;
+      read_bytes += iv.bytes;
+      ++by_choice;
+    }
+    EXPECT_LE(static_cast<double>(read_bytes), op.flops / 32)
+        << op.name << " reads " << read_bytes << " bytes in place by choice";
+  }
+  EXPECT_GT(by_choice, 0);
+  // Without in-place use at all, the option changes nothing.
+  auto strict = plan_tiers(s.graph, s.liveness, {promoted->all_in_dram_budget, 1 << 20, false, 32});
+  ASSERT_TRUE(strict);
+  EXPECT_EQ(strict->bytes_in_place, 0u);
+}
+
 TEST(TierPlan, StrictModeRefusesWithTheMinimumFeasibleBudget) {
   const Schedule s = unet_schedule(4, 8, 48, 1);
   auto unlimited = plan_tiers(s.graph, s.liveness, {~0ULL, 1 << 20, false});

@@ -20,6 +20,23 @@
 #include "tensortier/allocator.hpp"
 
 namespace tensortier::cli {
+
+void add_read_in_place_option(CLI::App* command, double& flops_per_byte) {
+  command
+      ->add_option("--read-in-place", flops_per_byte,
+                   "An op doing at least this many FLOPs per byte of its inputs in PMem reads "
+                   "them in place instead of having them promoted (its compute outlasts the "
+                   "reads); 0: only when its working set does not fit DRAM (default " +
+                       std::to_string(static_cast<int>(
+                           runtime::plan::kDefaultReadInPlaceFlopsPerByte)) +
+                       ")")
+      ->check(CLI::NonNegativeNumber);
+}
+
+double read_in_place_flops_per_byte(double option) {
+  return option < 0 ? runtime::plan::kDefaultReadInPlaceFlopsPerByte : option;
+}
+
 namespace {
 
 namespace tg = tensortier::runtime::graph;
@@ -145,6 +162,7 @@ CLI::App* add_plan_command(CLI::App& app, PlanCommand& cmd) {
   c->add_flag("--no-in-place", cmd.no_in_place,
               "Plan without ops using PMem in place (a budget below the largest working set "
               "of one op is then infeasible)");
+  add_read_in_place_option(c, cmd.read_in_place);
   c->add_option("--compute-gflops", cmd.compute_gflops,
                 "Sustained convolution GFLOP/s for the projected step time (default 1000)");
   c->add_option("--dram-gbps", cmd.dram_gbps, "DRAM bandwidth, GB/s (default 100)");
@@ -223,12 +241,12 @@ int run_plan(const PlanCommand& cmd) {
   const std::uint64_t reserve =
       reserve_option ? *reserve_option : tp::automatic_reserve(graph, fp.scratchpad_bytes, page);
   // The minimum feasible budget comes from planning with an unlimited one.
-  auto unlimited = tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place});
+  auto unlimited = tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place, read_in_place_flops_per_byte(cmd.read_in_place)});
   if (!unlimited) return fail(unlimited.status());
   std::optional<tp::TierPlan> plan;
   const char* plan_title = nullptr;
   if (budget) {
-    auto p = tp::plan_tiers(graph, l, {*budget, reserve, !cmd.no_in_place});
+    auto p = tp::plan_tiers(graph, l, {*budget, reserve, !cmd.no_in_place, read_in_place_flops_per_byte(cmd.read_in_place)});
     if (!p) return fail(p.status().with_context("--dram-limit"));
     plan = std::move(*p);
     plan_title = "with that DRAM budget:";
@@ -237,7 +255,7 @@ int run_plan(const PlanCommand& cmd) {
     // in-place PMem use) and the tensors outside DRAM fit in pmem_size.
     std::uint64_t lo = unlimited->all_in_dram_budget, hi = std::max(lo, fp.runtime_peak_bytes);
     auto fits = [&](std::uint64_t b) -> std::optional<tp::TierPlan> {
-      auto p = tp::plan_tiers(graph, l, {b, reserve, !cmd.no_in_place});
+      auto p = tp::plan_tiers(graph, l, {b, reserve, !cmd.no_in_place, read_in_place_flops_per_byte(cmd.read_in_place)});
       if (!p || p->bytes_in_place > 0 || pmem_needed(l, *p) > *pmem_size) return std::nullopt;
       return std::move(*p);
     };

@@ -130,6 +130,7 @@ CLI::App* add_train_command(CLI::App& app, TrainCommand& cmd) {
   c->add_flag("--no-in-place", cmd.no_in_place,
               "Refuse a budget below the largest working set of one op instead of letting ops "
               "use tensors in place in PMem");
+  add_read_in_place_option(c, cmd.read_in_place);
   c->add_option("--placement", cmd.placement,
                 "tiered (default) or naive-file: every tensor of the step in the PMem file "
                 "mapping, paged by the kernel (the benchmarks' naive baseline)")
@@ -201,6 +202,7 @@ int run_train(const Config& config, const TrainCommand& cmd) {
   if (planned) {
     o.tiering.dram_budget = *alloc_options->config.dram_limit_bytes;
     o.tiering.in_place = !cmd.no_in_place;
+    o.tiering.read_in_place_flops_per_byte = read_in_place_flops_per_byte(cmd.read_in_place);
     o.tiering.throttle = alloc_options->throttle;
     alloc_options->policy = Policy::next_use;
     if (!cmd.reserve.empty()) {

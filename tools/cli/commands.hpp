@@ -47,6 +47,7 @@ struct TrainCommand {
   std::string placement = "tiered";  // tiered | naive-file
   std::string reserve, trace_path, save_path;
   bool no_in_place = false;
+  double read_in_place = -1;  // FLOPs per byte; -1: the plan's default
   bool profile = false;
 };
 
@@ -56,6 +57,7 @@ struct PlanCommand {
   std::string mode = "training", optimizer = "sgd";
   std::string dram_limit, reserve, json_path;
   bool schedule = false, no_in_place = false;
+  double read_in_place = -1;  // FLOPs per byte; -1: the plan's default
   // The footprint model and the projection (docs/planner.md).
   int channels = 4, dimms = 6;
   std::string pmem;
@@ -82,6 +84,10 @@ struct InferCommand {
 
 int run_topo(const Config& config, const TopoOptions& options);
 int run_demo(Config config, const DemoOptions& options);
+// --read-in-place for `train` and `plan` (cmd_plan.cpp), and its value for
+// TierPlanOptions::read_in_place_flops_per_byte (-1, unset: the default).
+void add_read_in_place_option(CLI::App* command, double& flops_per_byte);
+double read_in_place_flops_per_byte(double option);
 CLI::App* add_train_command(CLI::App& app, TrainCommand& command);
 int run_train(const Config& config, const TrainCommand& command);
 CLI::App* add_infer_command(CLI::App& app, InferCommand& command);

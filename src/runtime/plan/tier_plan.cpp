@@ -21,13 +21,20 @@ struct Need {
 
 class Simulation {
  public:
-  Simulation(const graph::Graph& g, const Liveness& l, std::uint64_t capacity)
+  Simulation(const graph::Graph& g, const Liveness& l, std::uint64_t capacity,
+             double read_in_place_flops_per_byte)
       : l_(l), cap_(capacity), n_(static_cast<int>(l.steps.size())), at_step_(working_sets(l)) {
     updated_.resize(static_cast<std::size_t>(n_));
-    for (int s = 0; s < n_; ++s)
-      for (TensorId t : g.op(l.steps[static_cast<std::size_t>(s)]).updates)
+    read_in_place_bytes_.assign(static_cast<std::size_t>(n_), 0);
+    for (int s = 0; s < n_; ++s) {
+      const graph::OpNode& op = g.op(l.steps[static_cast<std::size_t>(s)]);
+      for (TensorId t : op.updates)
         if (const int i = l.interval_of[static_cast<std::size_t>(t)]; i >= 0)
           updated_[static_cast<std::size_t>(s)].push_back(i);
+      if (read_in_place_flops_per_byte > 0)
+        read_in_place_bytes_[static_cast<std::size_t>(s)] =
+            static_cast<std::uint64_t>(op.flops / read_in_place_flops_per_byte);
+    }
     needs_.resize(l.intervals.size());
     for (std::size_t i = 0; i < l.intervals.size(); ++i) {
       needs_[i].wraps = l.intervals[i].first == kBeforeStart;
@@ -104,11 +111,20 @@ class Simulation {
         if (pa != pb) return pa < pb;
         return bytes(static_cast<std::size_t>(a)) > bytes(static_cast<std::size_t>(b));
       });
+      // What a compute-bound op may read in place (in PMem) without waiting.
+      std::uint64_t in_place_allowance = read_in_place_bytes_[static_cast<std::size_t>(s)];
       for (int i : wanted) {
         const auto u = static_cast<std::size_t>(i);
+        const bool defined_here = l_.intervals[u].first == s;
+        if (rank(i, s) == 2 && bytes(u) <= in_place_allowance) {
+          in_place_allowance -= bytes(u);
+          plan.actions[static_cast<std::size_t>(s)].in_place.push_back(l_.intervals[u].tensor);
+          plan.bytes_in_place += bytes(u);
+          evicted_at[u] = s;  // a later fetch may be prefetched from here on
+          continue;
+        }
         while (r + bytes(u) > cap_ && evict_one(s)) {
         }
-        const bool defined_here = l_.intervals[u].first == s;
         if (r + bytes(u) <= cap_) {
           resident[u] = 1;
           r += bytes(u);
@@ -210,6 +226,7 @@ class Simulation {
   std::vector<Need> needs_;
   std::vector<std::vector<int>> at_step_;  // by step: the intervals it needs
   std::vector<std::vector<int>> updated_;  // by step: the intervals its op updates
+  std::vector<std::uint64_t> read_in_place_bytes_;  // by step: see read_in_place_flops_per_byte
 };
 
 std::string op_label(const graph::Graph& g, const Liveness& l, int s) {
@@ -268,7 +285,8 @@ Result<TierPlan> plan_tiers(const graph::Graph& graph, const Liveness& liveness,
 
   // Steady state: a pass starts with the persistent tensors where the
   // previous pass left them. The first run from "all in DRAM" finds that.
-  Simulation run(graph, liveness, plan.capacity);
+  Simulation run(graph, liveness, plan.capacity,
+                 options.in_place ? options.read_in_place_flops_per_byte : 0);
   std::vector<char> resident(liveness.intervals.size(), 1);
   resident = run.run(resident, plan);
   run.run(resident, plan);

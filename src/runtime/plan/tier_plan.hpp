@@ -1,7 +1,9 @@
 // The training tier plan: which tensors are in DRAM at each step of a
 // training pass under a DRAM budget, and the migrations that make it so.
 //
-// Computed from the schedule's liveness (liveness.hpp) by simulating the pass:
+// Computed from the schedule's liveness (liveness.hpp) by simulating the pass
+// (with TierPlanOptions::read_in_place_flops_per_byte, compute-bound ops also
+// read their evicted inputs in place rather than fetching them):
 //   - a step wants its inputs, updated tensors and outputs in DRAM (its
 //     working set); the largest working set plus the reserve for op internals
 //     is the smallest budget at which every op runs on DRAM only. Below it,
@@ -36,6 +38,11 @@
 
 namespace tensortier::runtime::plan {
 
+// The default of TierPlanOptions::read_in_place_flops_per_byte for `train` and
+// `plan`: about what 2 cores sustain (200 GFLOP/s) over one Optane DIMM's
+// read bandwidth (6.6 GB/s).
+inline constexpr double kDefaultReadInPlaceFlopsPerByte = 32;
+
 struct TierPlanOptions {
   std::uint64_t dram_budget = 0;    // bytes the run may hold in DRAM
   std::uint64_t reserve_bytes = 0;  // kept free for op internals (scratchpad, weight reorders)
@@ -44,6 +51,15 @@ struct TierPlanOptions {
   // tiers are all mapped) instead of refusing the budget. Without it, a
   // budget below the largest working set + reserve is infeasible.
   bool in_place = true;
+  // A step whose op does at least this many FLOPs per byte of its inputs
+  // that are in PMem reads them there, in place, instead of having them
+  // fetched or prefetched into DRAM: at that arithmetic intensity the op's
+  // compute outlasts reading them at PMem bandwidth, while a promotion costs
+  // a copy on the mover and DRAM room that evicts others. 3x3x3 convolutions
+  // do 200-3500 FLOPs per input byte here, 2x2x2 transposed ones 64-512, the
+  // 1x1x1 head 2. 0: never by choice (only when the working set does not fit).
+  // Ignored without in_place.
+  double read_in_place_flops_per_byte = 0;
 };
 
 // What the executor does around step s.

@@ -141,7 +141,8 @@ void Trainer::plan_tiers() {
     reserve = plan::automatic_reserve(
         graph_, std::max<std::uint64_t>(ctx_->scratchpad_bytes(), modeled_scratchpad_), page);
   auto p = plan::plan_tiers(graph_, l,
-                            {options_.tiering.dram_budget, reserve, options_.tiering.in_place});
+                            {options_.tiering.dram_budget, reserve, options_.tiering.in_place,
+                             options_.tiering.read_in_place_flops_per_byte});
   if (!p) throw std::invalid_argument(p.status().message());
   if (tiering_) {
     tiering_->replan(std::move(l), std::move(*p));

@@ -40,6 +40,8 @@ struct TieringOptions {
   std::uint64_t reserve_bytes = 0;  // DRAM kept for op internals; 0 = automatic
   bool in_place = true;             // ops may use PMem in place when their working set
                                     // does not fit (else such a budget is refused)
+  // plan::TierPlanOptions::read_in_place_flops_per_byte; 0 = off
+  double read_in_place_flops_per_byte = plan::kDefaultReadInPlaceFlopsPerByte;
   OptaneThrottle throttle;          // the allocator's: in-place use is slowed alike
 };
 
