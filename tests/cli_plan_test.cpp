@@ -168,30 +168,25 @@ TEST(CliPlanTiered, PmemSizeGivesTheDramNeeded) {
   ASSERT_FALSE(all.is_null());
   const std::uint64_t footprint = all["footprint_bytes"];
   const std::uint64_t pmem = footprint / 2;
-  // Every tensor promoted back before its use (no reading in place by
-  // choice): PMem holds only what DRAM cannot.
-  const auto d = json_of(
-      small({"--pmem", std::to_string(pmem), "--reserve", "1M", "--read-in-place", "0"}),
-      "pmem.json");
-  ASSERT_FALSE(d.is_null());
-  const auto& t = d["tiered"];
-  EXPECT_EQ(t["mode"], "pmem");
-  EXPECT_LE(t["pmem_needed_bytes"].get<std::uint64_t>(), pmem);
-  EXPECT_LT(t["dram_budget_bytes"].get<std::uint64_t>(), footprint);
-  // More PMem, less DRAM.
-  const auto more = json_of(small({"--pmem", std::to_string(footprint), "--reserve", "1M",
-                                   "--read-in-place", "0"}),
-                            "more.json");
-  EXPECT_LE(more["tiered"]["dram_budget_bytes"].get<std::uint64_t>(),
-            t["dram_budget_bytes"].get<std::uint64_t>());
-  // By default convolutions read evicted inputs in place, which keeps them in
-  // PMem longer: the same PMem needs at least as much DRAM, and still fits.
-  const auto reads = json_of(small({"--pmem", std::to_string(pmem), "--reserve", "1M"}),
-                             "reads.json");
-  ASSERT_FALSE(reads.is_null());
-  EXPECT_LE(reads["tiered"]["pmem_needed_bytes"].get<std::uint64_t>(), pmem);
-  EXPECT_GE(reads["tiered"]["dram_budget_bytes"].get<std::uint64_t>(),
-            t["dram_budget_bytes"].get<std::uint64_t>());
+  // Every op on DRAM: --read-in-place (on by default) does not apply.
+  for (const char* read : {"32", "0"}) {
+    SCOPED_TRACE(std::string("--read-in-place ") + read);
+    const auto d = json_of(
+        small({"--pmem", std::to_string(pmem), "--reserve", "1M", "--read-in-place", read}),
+        "pmem.json");
+    ASSERT_FALSE(d.is_null());
+    const auto& t = d["tiered"];
+    EXPECT_EQ(t["mode"], "pmem");
+    EXPECT_LE(t["pmem_needed_bytes"].get<std::uint64_t>(), pmem);
+    EXPECT_EQ(t["bytes_in_place"].get<std::uint64_t>(), 0u);
+    EXPECT_LT(t["dram_budget_bytes"].get<std::uint64_t>(), footprint);
+    // More PMem, less DRAM.
+    const auto more = json_of(small({"--pmem", std::to_string(footprint), "--reserve", "1M",
+                                     "--read-in-place", read}),
+                              "more.json");
+    EXPECT_LE(more["tiered"]["dram_budget_bytes"].get<std::uint64_t>(),
+              t["dram_budget_bytes"].get<std::uint64_t>());
+  }
 }
 
 TEST(CliPlanBadInput, OneLineAndExitCode2) {

@@ -241,21 +241,23 @@ int run_plan(const PlanCommand& cmd) {
   const std::uint64_t reserve =
       reserve_option ? *reserve_option : tp::automatic_reserve(graph, fp.scratchpad_bytes, page);
   // The minimum feasible budget comes from planning with an unlimited one.
-  auto unlimited = tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place, read_in_place_flops_per_byte(cmd.read_in_place)});
+  const double read_in_place = read_in_place_flops_per_byte(cmd.read_in_place);
+  auto unlimited = tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place, read_in_place});
   if (!unlimited) return fail(unlimited.status());
   std::optional<tp::TierPlan> plan;
   const char* plan_title = nullptr;
   if (budget) {
-    auto p = tp::plan_tiers(graph, l, {*budget, reserve, !cmd.no_in_place, read_in_place_flops_per_byte(cmd.read_in_place)});
+    auto p = tp::plan_tiers(graph, l, {*budget, reserve, !cmd.no_in_place, read_in_place});
     if (!p) return fail(p.status().with_context("--dram-limit"));
     plan = std::move(*p);
     plan_title = "with that DRAM budget:";
   } else if (pmem_size) {
     // The smallest budget (to a MiB) at which every op runs on DRAM (no
-    // in-place PMem use) and the tensors outside DRAM fit in pmem_size.
+    // in-place PMem use, so no reading in place by choice either) and the
+    // tensors outside DRAM fit in pmem_size.
     std::uint64_t lo = unlimited->all_in_dram_budget, hi = std::max(lo, fp.runtime_peak_bytes);
     auto fits = [&](std::uint64_t b) -> std::optional<tp::TierPlan> {
-      auto p = tp::plan_tiers(graph, l, {b, reserve, !cmd.no_in_place, read_in_place_flops_per_byte(cmd.read_in_place)});
+      auto p = tp::plan_tiers(graph, l, {b, reserve, !cmd.no_in_place, 0});
       if (!p || p->bytes_in_place > 0 || pmem_needed(l, *p) > *pmem_size) return std::nullopt;
       return std::move(*p);
     };
