@@ -160,6 +160,23 @@ TEST(TierPlan, ComputeBoundOpsReadEvictedInputsInPlace) {
   EXPECT_EQ(strict->bytes_in_place, 0u);
 }
 
+TEST(TierPlan, AutomaticReserveCoversScratchpadAndTemporaries) {
+  const Schedule s = unet_schedule(4, 8, 48, 2);
+  std::uint64_t largest_weight = 0;
+  for (const graph::TensorInfo& t : s.graph.tensors())
+    if (t.kind == graph::TensorKind::weight) largest_weight = std::max(largest_weight, t.bytes);
+  const std::uint64_t slack = 4 << 20, page = 4096;
+  auto rounded = [&](std::uint64_t b) { return (b + page - 1) / page * page; };
+  // No temporaries known: two of the largest weights (reordered) + scratchpad.
+  EXPECT_EQ(automatic_reserve(s.graph, 1 << 20, 0, page),
+            rounded(2 * largest_weight + (1 << 20)) + slack);
+  // The ops' temporaries (an activation reordered, a Dice gradient, ...) when
+  // more: the plan leaves room for them instead of the allocator evicting a
+  // planned tensor on the compute thread to make it.
+  const std::uint64_t temps = 16 * largest_weight + 12345;
+  EXPECT_EQ(automatic_reserve(s.graph, 1 << 20, temps, page), rounded(temps + (1 << 20)) + slack);
+}
+
 TEST(TierPlan, StrictModeRefusesWithTheMinimumFeasibleBudget) {
   const Schedule s = unet_schedule(4, 8, 48, 1);
   auto unlimited = plan_tiers(s.graph, s.liveness, {~0ULL, 1 << 20, false});

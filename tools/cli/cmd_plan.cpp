@@ -239,7 +239,8 @@ int run_plan(const PlanCommand& cmd) {
   const tp::Liveness l =
       tp::compute_liveness(graph, training ? tp::Pass::training : tp::Pass::inference, page);
   const std::uint64_t reserve =
-      reserve_option ? *reserve_option : tp::automatic_reserve(graph, fp.scratchpad_bytes, page);
+      reserve_option ? *reserve_option : tp::automatic_reserve(graph, fp.scratchpad_bytes,
+                                                           fp.peak_temporaries_bytes, page);
   // The minimum feasible budget comes from planning with an unlimited one.
   const double read_in_place = read_in_place_flops_per_byte(cmd.read_in_place);
   auto unlimited = tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place, read_in_place});
@@ -354,6 +355,7 @@ int run_plan(const PlanCommand& cmd) {
           {"arena_bytes", fp.arena_bytes},
           {"scratchpad_bytes", fp.scratchpad_bytes},
           {"largest_temporary_bytes", fp.largest_temporary_bytes},
+          {"peak_temporaries_bytes", fp.peak_temporaries_bytes},
           {"tensors_at_peak_bytes", fp.tensors_at_peak},
           {"internals_at_peak_bytes", fp.internals_at_peak}}},
         {"bandwidths",

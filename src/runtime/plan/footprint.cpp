@@ -389,6 +389,7 @@ Footprint model_footprint(Graph& graph, Pass pass, Context& ctx, const Footprint
             temps[static_cast<std::size_t>(e.slot)] = r.block(e.bytes);
             temps_live += r.block(e.bytes);
             f.largest_temporary_bytes = std::max(f.largest_temporary_bytes, r.block(e.bytes));
+            f.peak_temporaries_bytes = std::max(f.peak_temporaries_bytes, temps_live);
             r.allocate(e.bytes);
             break;
           case Event::release: {

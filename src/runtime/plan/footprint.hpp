@@ -53,6 +53,7 @@ struct Footprint {
   std::uint64_t arena_bytes = 0;      // inference: the reuse plan's arena
   std::uint64_t scratchpad_bytes = 0; // the shared scratchpad's largest size (rounded)
   std::uint64_t largest_temporary_bytes = 0;  // the largest op temporary (rounded)
+  std::uint64_t peak_temporaries_bytes = 0;   // the most op temporaries live at once (rounded)
   // At the peak: schedule tensors (not persistent, not fed) and op internals
   // (scratchpad + temporaries).
   std::uint64_t tensors_at_peak = 0;

@@ -237,11 +237,12 @@ std::string op_label(const graph::Graph& g, const Liveness& l, int s) {
 }  // namespace
 
 std::uint64_t automatic_reserve(const graph::Graph& graph, std::uint64_t scratchpad_bytes,
-                                std::uint64_t granule) {
+                                std::uint64_t temporaries_bytes, std::uint64_t granule) {
   std::uint64_t largest_weight = 0;
   for (const graph::TensorInfo& t : graph.tensors())
     if (t.kind == graph::TensorKind::weight) largest_weight = std::max(largest_weight, t.bytes);
-  return round_up(2 * largest_weight + scratchpad_bytes, granule) + (4ULL << 20);
+  return round_up(std::max(2 * largest_weight, temporaries_bytes) + scratchpad_bytes, granule) +
+         (4ULL << 20);
 }
 
 Result<TierPlan> plan_tiers(const graph::Graph& graph, const Liveness& liveness,

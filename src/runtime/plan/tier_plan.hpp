@@ -94,10 +94,11 @@ struct TierPlan {
 
 // DRAM to keep free for what the ops allocate besides the schedule's tensors:
 // the context's shared scratchpad (`scratchpad_bytes`, known once the
-// primitives exist) and weights reordered into a primitive's layout (two of
-// the largest at a time), plus 4 MiB of slack.
+// primitives exist) and the ops' temporaries (`temporaries_bytes`: the most
+// live at once, Footprint::peak_temporaries_bytes; at least two of the
+// largest weights, reordered into a primitive's layout), plus 4 MiB of slack.
 std::uint64_t automatic_reserve(const graph::Graph& graph, std::uint64_t scratchpad_bytes,
-                                std::uint64_t granule);
+                                std::uint64_t temporaries_bytes, std::uint64_t granule);
 
 // The plan for `liveness` (of `graph`, Pass::training or inference) under
 // options.dram_budget. Fails (invalid_argument) when the budget is below the

@@ -127,8 +127,9 @@ Trainer::Trainer(Allocator& allocator, const TrainOptions& options)
     // The real sizes and the scratchpad the primitives will want, from their
     // descriptors (no tensor allocated): an infeasible budget is refused now,
     // not after the first step.
-    modeled_scratchpad_ =
-        plan::model_footprint(graph_, plan::Pass::training, *ctx_).scratchpad_bytes;
+    const plan::Footprint modeled = plan::model_footprint(graph_, plan::Pass::training, *ctx_);
+    modeled_scratchpad_ = modeled.scratchpad_bytes;
+    modeled_temporaries_ = modeled.peak_temporaries_bytes;
     plan_tiers();
   }
 }
@@ -139,7 +140,8 @@ void Trainer::plan_tiers() {
   std::uint64_t reserve = options_.tiering.reserve_bytes;
   if (reserve == 0)
     reserve = plan::automatic_reserve(
-        graph_, std::max<std::uint64_t>(ctx_->scratchpad_bytes(), modeled_scratchpad_), page);
+        graph_, std::max<std::uint64_t>(ctx_->scratchpad_bytes(), modeled_scratchpad_),
+        modeled_temporaries_, page);
   auto p = plan::plan_tiers(graph_, l,
                             {options_.tiering.dram_budget, reserve, options_.tiering.in_place,
                              options_.tiering.read_in_place_flops_per_byte});

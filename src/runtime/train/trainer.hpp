@@ -141,7 +141,8 @@ class Trainer {
   model::Parameters params_;
   std::unique_ptr<graph::Executor> exec_;
   std::unique_ptr<plan::TierScheduler> tiering_;
-  std::uint64_t modeled_scratchpad_ = 0;  // the planner's, before the first step
+  std::uint64_t modeled_scratchpad_ = 0;   // the planner's, before the first step
+  std::uint64_t modeled_temporaries_ = 0;  // the most op temporaries live at once (planner's)
   std::unique_ptr<data::NiftiDataset> dataset_;
   Tensor image_, labels_;
   ClassCounts batch_counts_;
