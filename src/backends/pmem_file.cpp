@@ -368,12 +368,10 @@ Result<std::uint64_t> pick_size(const PmemSpec& spec, const std::string& dir, st
   return size;
 }
 
-// The backend over an open regular file of `size` bytes; `release_fd` hands
-// the descriptor over once nothing can fail any more.
-template <class ReleaseFd>
+// The backend over an open regular file of `size` bytes. It owns `fd` once
+// this succeeds; on failure the caller still does.
 Result<std::unique_ptr<Backend>> file_backend(int fd, const std::string& path, std::uint64_t size,
-                                              PmemFileBackend::Source source,
-                                              ReleaseFd release_fd) {
+                                              PmemFileBackend::Source source) {
   Result<Probe> probe = probe_with_pmem2(fd, path);
   if (!probe) return probe.status();
   TierInfo info;
@@ -387,7 +385,7 @@ Result<std::unique_ptr<Backend>> file_backend(int fd, const std::string& path, s
   info.path = path;
   info.persistent = true;
   return std::unique_ptr<Backend>(
-      std::make_unique<PmemFileBackend>(std::move(info), release_fd(), *probe, source));
+      std::make_unique<PmemFileBackend>(std::move(info), fd, *probe, source));
 }
 
 // file:/path naming an existing regular file: used in place, as it is. Its
@@ -422,7 +420,7 @@ Result<std::unique_ptr<Backend>> open_user_file(const PmemSpec& spec, const stru
                                                 errno_text(err) + ")");
     return errno_status("open " + path, err);
   }
-  auto backend = file_backend(fd, path, size, PmemFileBackend::Source::user_file, [fd] { return fd; });
+  auto backend = file_backend(fd, path, size, PmemFileBackend::Source::user_file);
   if (!backend) close(fd);
   return backend;
 }
@@ -454,8 +452,9 @@ Result<std::unique_ptr<Backend>> open_file(const PmemSpec& spec, bool remove_at_
   if (ftruncate(file.fd, static_cast<off_t>(*size)) != 0)
     return errno_status("cannot size " + file.path + " to " + format_bytes(*size), errno);
 
-  return file_backend(file.fd, file.path, *size, PmemFileBackend::Source::created_file,
-                      [&] { return file.release(); });
+  auto backend = file_backend(file.fd, file.path, *size, PmemFileBackend::Source::created_file);
+  if (backend) file.release();
+  return backend;
 }
 
 Result<std::unique_ptr<Backend>> open_devdax(const PmemSpec& spec) {

@@ -20,14 +20,8 @@ detail::ConvGeometry geometry(const Dims& s, const Dims& w, bool has_bias) {
                   "weights " + detail::dims_text(w) + " do not match src " +
                       detail::dims_text(s) + " (expected OC x " + std::to_string(s[1]) +
                       " x 2 x 2 x 2)");
-  // bias_after: given the bias, oneDNN 2.x's deconvolution computes into an f32
-  // scratchpad the size of dst and adds the bias while copying it out, because
-  // the backward-data convolution underneath takes no bias. At 64^3 x 16
-  // channels x batch 4 that is 64 MiB of DRAM every op's scratchpad must
-  // leave room for. Adding the bias in place after it needs none.
   return {op, dnnl::algorithm::deconvolution_direct, s, w,
-          Dims{s[0], w[0], 2 * s[2], 2 * s[3], 2 * s[4]}, has_bias, {2, 2, 2}, {0, 0, 0},
-          /*bias_after=*/true};
+          Dims{s[0], w[0], 2 * s[2], 2 * s[3], 2 * s[4]}, has_bias, {2, 2, 2}, {0, 0, 0}};
 }
 
 detail::ConvGeometry geometry(const Tensor& src, const Tensor& weights, bool has_bias) {
