@@ -331,6 +331,34 @@ TEST(Reuse, ANewBlockInAFullTierIsMadeOfSeveralFreedBlocks) {
   ASSERT_TRUE(alloc->deallocate(next).is_ok());
 }
 
+// A freed block larger than the new block it gives its pages to keeps the
+// rest of them (a spare): the next block is made of those pages, not of
+// fresh ones the kernel must zero.
+TEST(Reuse, WhatALargerFreedBlockDoesNotGiveStaysForTheNextBlock) {
+  auto alloc = make_allocator(small_options(8 * kMiB, 64 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  const std::size_t bytes = 8 * kMiB, first = 6 * kMiB;
+  char* old = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  fill_pattern(old, bytes, 40);
+  const std::vector<char> before(old, old + bytes);
+  ASSERT_TRUE(alloc->deallocate(old).is_ok());
+
+  char* a = static_cast<char*>(alloc->allocate(first, 64, Hint::hot));
+  ASSERT_EQ(alloc->tier_of(a), dram_tier(*alloc));
+  EXPECT_TRUE(std::equal(a, a + first, before.begin())) << "the freed block's first pages";
+  const long faults = minor_faults();
+  char* b = static_cast<char*>(alloc->allocate(bytes - first, 64, Hint::hot));
+  if (kCountFaults) EXPECT_LT(minor_faults() - faults, kFreshFaults) << "fresh pages";
+  ASSERT_EQ(alloc->tier_of(b), dram_tier(*alloc));
+  EXPECT_TRUE(std::equal(b, b + (bytes - first), before.begin() + first))
+      << "the rest of the freed block's pages";
+  EXPECT_EQ(alloc->stats().demotions, 0u);
+  std::memset(b, 0x5a, bytes - first);
+  EXPECT_TRUE(budgets_respected(alloc->stats()));
+  ASSERT_TRUE(alloc->deallocate(a).is_ok());
+  ASSERT_TRUE(alloc->deallocate(b).is_ok());
+}
+
 // A promotion into a full DRAM tier copies into the freed blocks' pages.
 TEST(Reuse, APromotionIntoAFullTierTakesTheFreedBlocksPages) {
   auto alloc = make_allocator(small_options(8 * kMiB, 64 * kMiB));

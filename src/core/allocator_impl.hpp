@@ -382,6 +382,7 @@ struct Allocator::Impl {
                     : to.allocate(bytes, AllocateOptions{nullptr, held.empty()});
       if (!fresh) status = fresh.status();
       fresh_pieces = place_pages(fresh ? fresh->addr : nullptr, bytes, held);
+      keep_as_spares(dst, held);
     }
     if (status && !rebound) {
       int slot;
@@ -669,6 +670,7 @@ struct Allocator::Impl {
         }
       }
       Pieces pieces = place_pages(extent ? extent->addr : nullptr, mapped, held);
+      keep_as_spares(t, held);
       lk.lock();
       tiers[t].reserved -= mapped;
       if (extent) {
@@ -718,6 +720,12 @@ struct Allocator::Impl {
   // own capacity count has room for the block they go into. `keep` false:
   // just release them.
   std::vector<HeldPages> hold_pages(int t, std::vector<Donor>& donors, bool keep);
+  // Not under mu: held pages a new block did not need (place_pages leaves
+  // them) become spares of tier t again while its budget and cache_limit
+  // have room; the rest are unmapped. Without this, a donor larger than the
+  // block, or one cut to whole huge pages, lost its remainder and the next
+  // block faulted in (and the kernel zeroed) as many fresh pages.
+  void keep_as_spares(int t, std::vector<HeldPages>& held);
   // Maps a spare extent of exactly `bytes` of tier t at a new range (under
   // lk, released meanwhile). An error when t has none or the mapping fails
   // (the spare is then released).

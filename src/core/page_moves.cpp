@@ -72,19 +72,20 @@ void* take_pages(void* addr, std::size_t bytes) {
 
 Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held) {
   Pieces pieces;
+  std::vector<HeldPages> left;
   std::size_t off = 0;
-  for (HeldPages& h : held) {
+  for (const HeldPages& h : held) {
     std::size_t len = dst == nullptr ? 0 : std::min(bytes - off, h.bytes);
     if (off + len < bytes) len -= len % kHugePage;  // not the last: whole huge pages
     if (len > 0 && move_to(h.addr, len, static_cast<char*>(dst) + off) != nullptr) {
       pieces.push_back(len);
       off += len;
-    } else if (len > 0) {
-      (void)munmap(h.addr, len);
+    } else {
+      len = 0;
     }
-    if (len < h.bytes) (void)munmap(static_cast<char*>(h.addr) + len, h.bytes - len);
+    if (len < h.bytes) left.push_back({static_cast<char*>(h.addr) + len, h.bytes - len});
   }
-  held.clear();
+  held = std::move(left);
   if (off < bytes && !pieces.empty()) pieces.push_back(bytes - off);  // dst's own pages
   if (pieces.size() == 1) pieces.clear();
   return pieces;

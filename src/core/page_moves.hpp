@@ -61,12 +61,12 @@ std::vector<HeldPages> pieces_at(void* addr, const Pieces& pieces);
 void* take_pages(void* addr, std::size_t bytes);
 
 // Moves held pages into [dst, dst + bytes) in order (replacing what is mapped
-// there) and unmaps whatever is left of them; `dst` nullptr: just unmaps.
-// Every held range but the one that completes dst goes in by whole 2 MiB
-// (so huge pages stay whole; dst is 2 MiB aligned when that large). Returns
-// the pieces dst is made of afterwards (empty: one mapping, as when one held
-// range covers it or none is placed); a part no held range covers keeps
-// dst's own pages.
+// there) and leaves in `held` whatever is left of them, still mapped, for
+// the caller to keep or unmap; `dst` nullptr: places nothing. Every held
+// range but the one that completes dst goes in by whole 2 MiB (so huge pages
+// stay whole; dst is 2 MiB aligned when that large). Returns the pieces dst
+// is made of afterwards (empty: one mapping, as when one held range covers it
+// or none is placed); a part no held range covers keeps dst's own pages.
 Pieces place_pages(void* dst, std::size_t bytes, std::vector<HeldPages>& held);
 
 }  // namespace tensortier::detail

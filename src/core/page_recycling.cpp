@@ -82,6 +82,29 @@ std::vector<HeldPages> Allocator::Impl::hold_pages(int t, std::vector<Donor>& do
   return held;
 }
 
+void Allocator::Impl::keep_as_spares(int t, std::vector<HeldPages>& held) {
+  Backend& backend = *tiers[t].tier.backend;
+  for (const HeldPages& h : held) {
+    // hold_pages released the donors: the backend counts these pages again.
+    Result<Extent> e = backend.adopt(Extent{h.addr, h.bytes, 0});
+    if (!e) {
+      (void)munmap(h.addr, h.bytes);
+      continue;
+    }
+    std::unique_lock lk(mu);
+    TierState& ts = tiers[t];
+    if (ts.spare + h.bytes <= ts.cache_limit && ts.used() + h.bytes <= ts.limit) {
+      ts.spares.emplace(h.bytes, Spare{*e, false});
+      ts.spare += h.bytes;
+      record_counter(t);
+      continue;
+    }
+    lk.unlock();
+    backend.release(*e);
+  }
+  held.clear();
+}
+
 Result<void*> Allocator::Impl::allocate_from_spare(std::unique_lock<std::mutex>& lk, int t,
                                                  std::size_t bytes, std::size_t alignment) {
   auto it = tiers[t].spares.find(bytes);
