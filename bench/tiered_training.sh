@@ -2,15 +2,20 @@
 # Tiered training benchmark: one 3D U-Net configuration trained (a) all in
 # DRAM, (b) under a DRAM budget of 1/2, 1/4, 1/8 of its footprint with the
 # runtime's schedule-aware tiering onto an emulated PMem file (page cache) and
-# again with Optane-like throttled migrations (TENSORTIER_OPTANE=on), and (c)
+# again with Optane-like throttled migrations (TENSORTIER_OPTANE=on: one DIMM;
+# and dimms=6: one socket's six, interleaved), and (c)
 # inside a cgroup v1 memory limit (tools/cgroup_run.sh): the naive baseline
 # (`--placement naive-file`: every tensor in the PMem file mapping, left to
 # the kernel's page cache) against tensortier's tiering with --dram-limit a
 # bit under the cgroup limit, its PMem tier either a disk file whose page
 # cache the cgroup charges, or a tmpfs file this script fills outside the
 # cgroup (emulated PMem that the DRAM limit does not count, as it would not
-# count real DAX PMem). All in one run, so that every ratio compares runs
-# that saw the same machine. See docs/tiered_training_benchmarks.md.
+# count real DAX PMem). (d) repeats all-DRAM and the throttled runs with one
+# compute thread fewer, leaving a core to the allocator's mover thread (as a
+# many-core PMem server would): with THREADS=2 on a 2-CPU machine, the
+# mover's copies otherwise take CPU time from the compute. All in one run, so
+# that every ratio compares runs that saw the same machine. See
+# docs/tiered_training_benchmarks.md.
 #
 #   bench/tiered_training.sh [BUILD_DIR]        # BUILD_DIR defaults to build
 #
@@ -31,7 +36,7 @@
 #   HEADROOM_MIB  first guess of the room left between --dram-limit and the
 #                 cgroup limit beyond the measured non-tensor memory [64]
 #   RUN_TIMEOUT   seconds after which one run is stopped [900]
-#   ONLY          a subset of "dram tiered optane cgroup" [all four]
+#   ONLY          a subset of "dram tiered optane optane6 sparecore cgroup" [all]
 #   LRU=1         also run the allocator's generic spilling (--tiering lru)
 #   TT_BENCH_REPORT_ONLY=1  run nothing, print the table from RESULTS
 #
@@ -56,7 +61,7 @@ HEADROOM_MIB="${HEADROOM_MIB:-64}"
 CGROUP_ROUNDS="${CGROUP_ROUNDS:-2}"
 CGROUP_PMEM_DIR="${CGROUP_PMEM_DIR-/dev/shm}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-900}"
-ONLY="${ONLY:-dram tiered optane cgroup}"
+ONLY="${ONLY:-dram tiered optane optane6 sparecore cgroup}"
 LRU="${LRU:-0}"
 PY=/usr/bin/python3
 CGROUP_RUN="$ROOT/tools/cgroup_run.sh"
@@ -99,10 +104,13 @@ disk_bytes() {  # %.0f: mawk's %d stops at 2^31
 mkdir -p "$RESULTS"
 runs="$RESULTS/runs.tsv"
 : >"$runs"
-NET=(--size "$SIZE" --batch "$BATCH" --levels "$LEVELS" --base-filters "$BASE_FILTERS"
-     --steps "$STEPS" --threads "$THREADS" --seed 0 --eval-cases 0)
-
-net=("${NET[@]}")   # what run() passes; the probe swaps in a tiny network
+# network THREADS: sets net, what run() passes (the probe swaps in a tiny network).
+network() {
+  net=(--size "$SIZE" --batch "$BATCH" --levels "$LEVELS" --base-filters "$BASE_FILTERS"
+       --steps "$STEPS" --threads "$1" --seed 0 --eval-cases 0)
+}
+network "$THREADS"
+NET=("${net[@]}")
 pmem_env() { echo "TENSORTIER_PMEM=file:$PMEM_DIR,size=$PMEM_SIZE"; }
 TIER_PMEM_DIR="${TIER_PMEM_DIR:-$PMEM_DIR}"
 tier_pmem_env() { echo "TENSORTIER_PMEM=file:$TIER_PMEM_DIR,size=$PMEM_SIZE"; }
@@ -238,11 +246,30 @@ for b in "${budgets[@]}"; do
     run "optane_1_$n" optane "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=on -- \
       --tiering plan || infeasible "optane_1_$n" || failed=1
   fi
+  if has optane6; then
+    run "optane6_1_$n" optane6 "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=dimms=6 -- \
+      --tiering plan || infeasible "optane6_1_$n" || failed=1
+  fi
   if [[ $LRU == 1 ]]; then
     run "lru_1_$n" lru "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
       --tiering lru || failed=1
   fi
 done
+
+# (d) one core left to the mover: all-DRAM and the throttled plan at each
+# budget with THREADS - 1 compute threads (their losses are compared with
+# this all-DRAM run's: another thread count sums in another order).
+if has sparecore && ((THREADS > 1)); then
+  network $((THREADS - 1))
+  run dram_spare sparedram 1 - - "$(pmem_env)" -- || failed=1
+  for b in "${budgets[@]}"; do
+    n="${b%%:*}" limit="${b#*:}"
+    [[ $n == min ]] && continue
+    run "optane_spare_1_$n" spareoptane "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=on -- \
+      --tiering plan || infeasible "optane_spare_1_$n" || failed=1
+  done
+  net=("${NET[@]}")
+fi
 
 # (c) the cgroup comparison.
 if has cgroup; then

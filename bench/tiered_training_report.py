@@ -172,7 +172,7 @@ def main():
       "| disk wr/rd per step | status | losses vs (a) |")
     p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: "
       "| --- | --- |")
-    order = {"dram": 0, "tiered": 1, "optane": 2, "lru": 3}
+    order = {"dram": 0, "tiered": 1, "optane": 2, "optane6": 3, "lru": 4}
     table_runs = sorted((r for r in runs if r.group in order),
                         key=lambda r: (-(r.dram_limit or 1 << 62), order[r.group]))
     for r in table_runs:
@@ -181,7 +181,8 @@ def main():
         else:
             frac = f"1/{r.fraction}"
         label = {"dram": "(a) all-DRAM", "tiered": f"(b) plan {frac}, page cache",
-                 "optane": f"(b) plan {frac}, Optane throttle",
+                 "optane": f"(b) plan {frac}, Optane throttle (1 DIMM)",
+                 "optane6": f"(b) plan {frac}, Optane throttle (6 DIMMs)",
                  "lru": f"lru {frac}, page cache"}[r.group]
         peak = r.m("peak_dram_bytes")
         within = "-"
@@ -204,6 +205,34 @@ def main():
         p(f"Footprint (all-DRAM DRAM peak): {mib(footprint)} MiB"
           + (f"; the runtime's all-DRAM estimate: {mib(est)} MiB" if est else "")
           + (f"; peak RSS {mib(ref.m('peak_rss_bytes'))} MiB" if ref.m("peak_rss_bytes") else ""))
+        p("")
+
+    spare_ref = by_name.get("dram_spare")
+    spare_runs = [r for r in runs if r.group in ("sparedram", "spareoptane")]
+    if spare_runs:
+        sbase = spare_ref.median if spare_ref else None
+        p("(d) One core left to the allocator's mover thread: one compute thread fewer than "
+          "(a) and (b), all-DRAM against the plan with the Optane throttle (1 DIMM); losses "
+          "compared with this all-DRAM run (another thread count sums in another order)")
+        p("")
+        p("| run | DRAM limit | median step s | CPU s/step | load | x all-DRAM (d) | DRAM peak "
+          "| <= limit | moved/step | stall s/step | status | losses vs (d) all-DRAM |")
+        p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |")
+        for r in sorted(spare_runs, key=lambda r: -(r.dram_limit or 1 << 62)):
+            label = ("(d) all-DRAM" if r.group == "sparedram"
+                     else f"(d) plan 1/{r.fraction}, Optane throttle (1 DIMM)")
+            peak = r.m("peak_dram_bytes")
+            within = "-"
+            if r.dram_limit and peak is not None:
+                within = "yes" if peak <= r.dram_limit else f"NO (+{mib(peak - r.dram_limit)})"
+            ratio = None if sbase in (None, 0) or r.median is None else r.median / sbase
+            losses = "(reference)" if r is spare_ref else compare_losses(r, spare_ref)
+            if losses.startswith("MISMATCH"):
+                mismatches.append((r.name, losses))
+            p(f"| {label} | {mib(r.dram_limit) if r.dram_limit else 'none'} "
+              f"| {sec(r.median, '.3f')} | {sec(r.cpu_median)} | {r.load} | {sec(ratio)} "
+              f"| {mib(peak)} | {within} | {mib(r.moved_per_step())} "
+              f"| {sec(r.per_step('stall_seconds'), '.3f')} | {r.status()} | {losses} |")
         p("")
 
     cg_runs = [r for r in runs if r.group in ("naivefree", "naive", "cgtiered", "cgoutside")]
