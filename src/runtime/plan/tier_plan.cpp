@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tensortier/allocator.hpp"
 #include "tensortier/config.hpp"
 
 namespace tensortier::runtime::plan {
@@ -52,6 +53,7 @@ class Simulation {
     plan.start_in_pmem.clear();
     plan.pmem_spans.assign(count, {});
     plan.bytes_demoted = plan.bytes_prefetched = plan.bytes_fetched = plan.bytes_in_place = 0;
+    hidden_ = read_in_place_bytes_;
     std::vector<int> absent_from(count, 0), evicted_at(count, -1);
     std::vector<int> stamp(count, -2);
     struct Fetch {
@@ -111,11 +113,11 @@ class Simulation {
         if (pa != pb) return pa < pb;
         return bytes(static_cast<std::size_t>(a)) > bytes(static_cast<std::size_t>(b));
       });
-      // What a compute-bound op may read in place (in PMem) without waiting.
-      std::uint64_t in_place_allowance = read_in_place_bytes_[static_cast<std::size_t>(s)];
       for (int i : wanted) {
         const auto u = static_cast<std::size_t>(i);
         const bool defined_here = l_.intervals[u].first == s;
+        // What a compute-bound op may read in place (in PMem) without waiting.
+        std::uint64_t& in_place_allowance = hidden_[static_cast<std::size_t>(s)];
         if (rank(i, s) == 2 && bytes(u) <= in_place_allowance) {
           in_place_allowance -= bytes(u);
           plan.actions[static_cast<std::size_t>(s)].in_place.push_back(l_.intervals[u].tensor);
@@ -124,6 +126,28 @@ class Simulation {
           continue;
         }
         while (r + bytes(u) > cap_ && evict_one(s)) {
+        }
+        // No room even with every other tensor evicted, for an output: it
+        // would be written in PMem, at a third of PMem's read bandwidth. An
+        // input that came straight from its producer may go there instead,
+        // written in place by its producer, if that costs less time than
+        // the compute of both ops does not hide.
+        if (r + bytes(u) > cap_ && defined_here) {
+          if (const int v = written_by_producer_instead(resident, s, u, r); v >= 0) {
+            const auto w = static_cast<std::size_t>(v);
+            const int p = l_.intervals[w].first;
+            resident[w] = 0;
+            r -= bytes(w);
+            for (int k = p; k < s; ++k) plan.dram_bytes[static_cast<std::size_t>(k)] -= bytes(w);
+            plan.actions[static_cast<std::size_t>(p)].in_place.push_back(l_.intervals[w].tensor);
+            plan.actions[static_cast<std::size_t>(s)].in_place.push_back(l_.intervals[w].tensor);
+            plan.bytes_in_place += 2 * bytes(w);
+            hidden_[static_cast<std::size_t>(p)] -=
+                std::min(hidden_[static_cast<std::size_t>(p)], write_cost(bytes(w)));
+            in_place_allowance -= std::min(in_place_allowance, bytes(w));
+            absent_from[w] = p;
+            evicted_at[w] = p;
+          }
         }
         if (r + bytes(u) <= cap_) {
           resident[u] = 1;
@@ -137,6 +161,8 @@ class Simulation {
         // writes) this one in place in PMem.
         plan.actions[static_cast<std::size_t>(s)].in_place.push_back(l_.intervals[u].tensor);
         plan.bytes_in_place += bytes(u);
+        const std::uint64_t cost = defined_here ? write_cost(bytes(u)) : bytes(u);
+        in_place_allowance -= std::min(in_place_allowance, cost);
         if (defined_here) absent_from[u] = s;
         evicted_at[u] = s;
       }
@@ -203,6 +229,42 @@ class Simulation {
     return it == p.begin() ? -1 : *std::prev(it);
   }
 
+  // PMem traffic in read-equivalent bytes: writing a byte takes as long as
+  // reading write_cost(1) (Optane: 6.6 / 2.3 GB/s per DIMM, whatever the count).
+  std::uint64_t write_cost(std::uint64_t bytes) const {
+    return static_cast<std::uint64_t>(static_cast<double>(bytes) * write_over_read_);
+  }
+
+  // For an output u of step s that does not fit in DRAM (r resident, all
+  // needed at s): an input of s, resident since its producer p defined it and
+  // unused in between, whose leaving DRAM makes room for u and costs less
+  // exposed PMem time — p writing it (beyond what p's compute hides), then s
+  // reading it — than s writing u. -1 when none; the cheapest otherwise.
+  int written_by_producer_instead(const std::vector<char>& resident, int s, std::size_t u,
+                                  std::uint64_t r) const {
+    const std::uint64_t need = r + bytes(u) - cap_;
+    auto exposed = [](std::uint64_t cost, std::uint64_t hidden) {
+      return cost > hidden ? cost - hidden : 0;
+    };
+    std::uint64_t best_cost = exposed(write_cost(bytes(u)), hidden_[static_cast<std::size_t>(s)]);
+    int best = -1;
+    for (int i : at_step_[static_cast<std::size_t>(s)]) {
+      const auto w = static_cast<std::size_t>(i);
+      const int p = l_.intervals[w].first;
+      if (!resident[w] || needs_[w].wraps || rank(i, s) != 2 || bytes(w) < need || p < 0 ||
+          p >= s || previous_point(w, s) != p)
+        continue;
+      const std::uint64_t cost =
+          exposed(write_cost(bytes(w)), hidden_[static_cast<std::size_t>(p)]) +
+          exposed(bytes(w), hidden_[static_cast<std::size_t>(s)]);
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = i;
+      }
+    }
+    return best;
+  }
+
   // The resident interval not needed at `s` (stamp != s) whose next use after
   // `from` is farthest; -1 when none.
   int victim(const std::vector<char>& resident, const std::vector<int>& stamp, int s,
@@ -227,6 +289,10 @@ class Simulation {
   std::vector<std::vector<int>> at_step_;  // by step: the intervals it needs
   std::vector<std::vector<int>> updated_;  // by step: the intervals its op updates
   std::vector<std::uint64_t> read_in_place_bytes_;  // by step: see read_in_place_flops_per_byte
+  // By step, during run(): the PMem traffic (read-equivalent bytes) its
+  // compute still hides, starting from read_in_place_bytes_.
+  std::vector<std::uint64_t> hidden_;
+  double write_over_read_ = OptaneThrottle{}.read_gbps_per_dimm / OptaneThrottle{}.write_gbps_per_dimm;
 };
 
 std::string op_label(const graph::Graph& g, const Liveness& l, int s) {

@@ -9,7 +9,12 @@
 //     is the smallest budget at which every op runs on DRAM only. Below it,
 //     what does not fit is used in place in PMem (updated tensors get DRAM
 //     first, then outputs, then the largest inputs) — or, with in_place off,
-//     the budget is refused; a budget below the reserve always is;
+//     the budget is refused; a budget below the reserve always is. Writing
+//     PMem is about three times slower than reading it: an output with no
+//     room gets DRAM after all when an input its op received straight from
+//     its producer can go to PMem instead, written there in place by the
+//     producer, where the two ops' compute hides more of that traffic (a
+//     convolution writing for the batch norm after it);
 //   - when the working set does not fit, the resident tensor whose next use is
 //     farthest is evicted (Belady's rule), and its demotion is moved back to
 //     right after its previous use, so it runs on the allocator's mover thread
