@@ -27,6 +27,8 @@
 #                 disk writeback or filesystem write faults [PMEM_DIR]
 #   SIZE BATCH LEVELS BASE_FILTERS   the network [64 4 4 16]
 #   STEPS         training steps per run, the first is left out of medians [7]
+#   ROUNDS        times (a), (b) and (d) run, interleaved; the report pools
+#                 each setting's steps over the rounds [2]
 #   THREADS       compute threads [2]
 #   FRACTIONS     DRAM budgets as 1/N of the footprint [2 4 8]
 #   CGROUP_FRACTION  the cgroup comparison's DRAM budget, 1/N of the footprint [4]
@@ -54,6 +56,7 @@ BATCH="${BATCH:-4}"
 LEVELS="${LEVELS:-4}"
 BASE_FILTERS="${BASE_FILTERS:-16}"
 STEPS="${STEPS:-7}"
+ROUNDS="${ROUNDS:-2}"
 THREADS="${THREADS:-2}"
 FRACTIONS="${FRACTIONS:-2 4 8}"
 CGROUP_FRACTION="${CGROUP_FRACTION:-4}"
@@ -222,36 +225,46 @@ reported_min() {
   x="$(grep -o 'minimum feasible [0-9.]* MiB' "$RESULTS/$1.log" | grep -o '[0-9.]*' | head -1 || true)"
   [[ -n $x ]] && awk -v m="$x" 'BEGIN { printf "%.0f\n", int(m * 1.05 + 1) * 1048576 }'
 }
-for b in "${budgets[@]}"; do
+# Each round runs (a), (b) and (d) once, in that order (round 1's all-DRAM
+# run is the one above); the report pools the rounds' steps per setting.
+for ((round = 1; round <= ROUNDS; round++)); do
+sfx=""
+((round > 1)) && sfx="_r$round"
+if ((round > 1)) && has dram; then
+  run "dram$sfx" dram 1 - - "$(pmem_env)" -- || failed=1
+fi
+for i in "${!budgets[@]}"; do
+  b="${budgets[$i]}"
   n="${b%%:*}" limit="${b#*:}"
   if has tiered; then
     # At the minimum, the reserve for op internals is re-measured during the
-    # first step and may raise it: retry at what the refusal reports.
+    # first step and may raise it: retry at what the refusal reports (and
+    # keep it for the later rounds).
     for try in 1 2 3; do
-      if run "tiered_1_$n" tiered "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
+      if run "tiered_1_$n$sfx" tiered "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
         --tiering plan; then
-        [[ $n == min ]] && min_feasible="$limit"
+        [[ $n == min ]] && min_feasible="$limit" && budgets[$i]="min:$limit"
         break
       fi
-      infeasible "tiered_1_$n" || { failed=1; break; }
+      infeasible "tiered_1_$n$sfx" || { failed=1; break; }
       [[ $n == min ]] || break
-      next="$(reported_min "tiered_1_$n")"
+      next="$(reported_min "tiered_1_$n$sfx")"
       [[ -n $next && $next -gt $limit ]] || { failed=1; break; }
-      say "tiered_1_min: retry at $((next >> 20)) MiB"
+      say "tiered_1_min$sfx: retry at $((next >> 20)) MiB"
       limit="$next"
       [[ $try -eq 3 ]] && failed=1
     done
   fi
   if has optane; then
-    run "optane_1_$n" optane "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=on -- \
-      --tiering plan || infeasible "optane_1_$n" || failed=1
+    run "optane_1_$n$sfx" optane "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=on -- \
+      --tiering plan || infeasible "optane_1_$n$sfx" || failed=1
   fi
   if has optane6; then
-    run "optane6_1_$n" optane6 "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=dimms=6 -- \
-      --tiering plan || infeasible "optane6_1_$n" || failed=1
+    run "optane6_1_$n$sfx" optane6 "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=dimms=6 -- \
+      --tiering plan || infeasible "optane6_1_$n$sfx" || failed=1
   fi
   if [[ $LRU == 1 ]]; then
-    run "lru_1_$n" lru "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
+    run "lru_1_$n$sfx" lru "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
       --tiering lru || failed=1
   fi
 done
@@ -261,15 +274,16 @@ done
 # this all-DRAM run's: another thread count sums in another order).
 if has sparecore && ((THREADS > 1)); then
   network $((THREADS - 1))
-  run dram_spare sparedram 1 - - "$(pmem_env)" -- || failed=1
+  run "dram_spare$sfx" sparedram 1 - - "$(pmem_env)" -- || failed=1
   for b in "${budgets[@]}"; do
     n="${b%%:*}" limit="${b#*:}"
     [[ $n == min ]] && continue
-    run "optane_spare_1_$n" spareoptane "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=on -- \
-      --tiering plan || infeasible "optane_spare_1_$n" || failed=1
+    run "optane_spare_1_$n$sfx" spareoptane "$n" "$limit" - "$(tier_pmem_env)" \
+      TENSORTIER_OPTANE=on -- --tiering plan || infeasible "optane_spare_1_$n$sfx" || failed=1
   done
   net=("${NET[@]}")
 fi
+done
 
 # (c) the cgroup comparison.
 if has cgroup; then

@@ -53,6 +53,8 @@ class Run:
     def __init__(self, out, fields):
         fields += [""] * (7 - len(fields))
         self.name, self.group, frac, dram, cg, rc, self.env = fields[:7]
+        m = re.search(r"_r(\d+)$", self.name)
+        self.round = int(m.group(1)) if m else 1  # (a), (b), (d): NAME_rK is round K
         self.fraction = frac  # N of 1/N, "min" (the minimum feasible budget), 1 for all-DRAM
         self.dram_limit = None if dram in ("-", "") else int(dram)
         self.cgroup_limit = None if cg in ("-", "") else int(cg)
@@ -86,9 +88,12 @@ class Run:
         return statistics.median(cpu) if cpu else None
 
     @property
+    def steady(self):
+        return self.steps[1:] if len(self.steps) > 1 else self.steps
+
+    @property
     def median(self):
-        steady = self.steps[1:] if len(self.steps) > 1 else self.steps
-        return statistics.median(steady) if steady else None
+        return statistics.median(self.steady) if self.steady else None
 
     def m(self, key):
         return self.mem.get(key)
@@ -121,6 +126,52 @@ class Run:
         if self.rc == 124 or self.rc == 143:
             return f"timeout (exit {self.rc}, {len(self.steps)} steps)"
         return f"failed (exit {self.rc})"
+
+
+LABELS = {"dram": "(a) all-DRAM", "tiered": "(b) plan {frac}, page cache",
+          "optane": "(b) plan {frac}, Optane throttle (1 DIMM)",
+          "optane6": "(b) plan {frac}, Optane throttle (6 DIMMs)",
+          "lru": "lru {frac}, page cache",
+          "sparedram": "(d) all-DRAM", "spareoptane": "(d) plan {frac}, Optane throttle (1 DIMM)"}
+
+
+def label_of(run, frac):
+    return LABELS[run.group].format(frac=frac)
+
+
+def pooled_table(p, runs, base_group, footprint):
+    """One row per setting: the median of its steps pooled over the rounds,
+    against the all-DRAM runs' pooled median, and each round's ratio."""
+    settings = {}
+    for r in runs:
+        settings.setdefault((r.group, r.fraction, r.dram_limit), []).append(r)
+    base_runs = [r for r in runs if r.group == base_group]
+    base_steps = [x for r in base_runs for x in r.steady]
+    if not base_steps:
+        return
+    base = statistics.median(base_steps)
+    by_round = {r.round: r.median for r in base_runs}
+    rounds = len(base_runs)
+    p(f"Pooled over {rounds} round{'s' if rounds != 1 else ''}: the median of every steady "
+      f"step (the first of each run left out) of a setting, against all-DRAM's "
+      f"({base:.3f} s, {len(base_steps)} steps); per round: that round's median against that "
+      f"round's all-DRAM")
+    p("")
+    p("| setting | steps | pooled median s | x all-DRAM | per round |")
+    p("| --- | ---: | ---: | ---: | --- |")
+    for (group, fraction, limit), rs in settings.items():
+        steps = [x for r in rs for x in r.steady]
+        if not steps or any(r.status() != "ok" for r in rs):
+            continue
+        if fraction == "min" and footprint and limit:
+            frac = f"min feasible (1/{footprint / limit:.2f})"
+        else:
+            frac = f"1/{fraction}"
+        med = statistics.median(steps)
+        per = ", ".join(f"{r.median / by_round[r.round]:.2f}" for r in sorted(rs, key=lambda r: r.round)
+                        if r.median and by_round.get(r.round))
+        p(f"| {label_of(rs[0], frac)} | {len(steps)} | {med:.3f} | **{med / base:.2f}** | {per} |")
+    p("")
 
 
 def compare_losses(run, ref):
@@ -172,23 +223,23 @@ def main():
       "| disk wr/rd per step | status | losses vs (a) |")
     p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: "
       "| --- | --- |")
+    # Ratios against the all-DRAM run of the same round.
+    round_base = {r.round: r.median for r in runs if r.group == "dram"}
     order = {"dram": 0, "tiered": 1, "optane": 2, "optane6": 3, "lru": 4}
     table_runs = sorted((r for r in runs if r.group in order),
-                        key=lambda r: (-(r.dram_limit or 1 << 62), order[r.group]))
+                        key=lambda r: (-(r.dram_limit or 1 << 62), order[r.group], r.round))
     for r in table_runs:
         if r.fraction == "min" and footprint and r.dram_limit:
             frac = f"min feasible (1/{footprint / r.dram_limit:.2f})"
         else:
             frac = f"1/{r.fraction}"
-        label = {"dram": "(a) all-DRAM", "tiered": f"(b) plan {frac}, page cache",
-                 "optane": f"(b) plan {frac}, Optane throttle (1 DIMM)",
-                 "optane6": f"(b) plan {frac}, Optane throttle (6 DIMMs)",
-                 "lru": f"lru {frac}, page cache"}[r.group]
+        label = label_of(r, frac) + f" (round {r.round})"
         peak = r.m("peak_dram_bytes")
         within = "-"
         if r.dram_limit and peak is not None:
             within = "yes" if peak <= r.dram_limit else f"NO (+{mib(peak - r.dram_limit)})"
-        ratio = None if base in (None, 0) or r.median is None else r.median / base
+        rbase = round_base.get(r.round, base)
+        ratio = None if rbase in (None, 0) or r.median is None else r.median / rbase
         losses = "(reference)" if r is ref else compare_losses(r, ref)
         if losses.startswith("MISMATCH"):
             mismatches.append((r.name, losses))
@@ -200,6 +251,7 @@ def main():
           f"| {mib(r.disk_per_step('written_bytes'))} / {mib(r.disk_per_step('read_bytes'))} "
           f"| {r.status()} | {losses} |")
     p("")
+    pooled_table(p, [r for r in table_runs], "dram", footprint)
     if footprint:
         est = ref.m("footprint_bytes")
         p(f"Footprint (all-DRAM DRAM peak): {mib(footprint)} MiB"
@@ -210,7 +262,6 @@ def main():
     spare_ref = by_name.get("dram_spare")
     spare_runs = [r for r in runs if r.group in ("sparedram", "spareoptane")]
     if spare_runs:
-        sbase = spare_ref.median if spare_ref else None
         p("(d) One core left to the allocator's mover thread: one compute thread fewer than "
           "(a) and (b), all-DRAM against the plan with the Optane throttle (1 DIMM); losses "
           "compared with this all-DRAM run (another thread count sums in another order)")
@@ -218,9 +269,11 @@ def main():
         p("| run | DRAM limit | median step s | CPU s/step | load | x all-DRAM (d) | DRAM peak "
           "| <= limit | moved/step | stall s/step | status | losses vs (d) all-DRAM |")
         p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |")
-        for r in sorted(spare_runs, key=lambda r: -(r.dram_limit or 1 << 62)):
-            label = ("(d) all-DRAM" if r.group == "sparedram"
-                     else f"(d) plan 1/{r.fraction}, Optane throttle (1 DIMM)")
+        spare_base = {r.round: r.median for r in spare_runs if r.group == "sparedram"}
+        spare_runs.sort(key=lambda r: (-(r.dram_limit or 1 << 62), r.round))
+        for r in spare_runs:
+            label = label_of(r, f"1/{r.fraction}") + f" (round {r.round})"
+            sbase = spare_base.get(r.round)
             peak = r.m("peak_dram_bytes")
             within = "-"
             if r.dram_limit and peak is not None:
@@ -234,6 +287,7 @@ def main():
               f"| {mib(peak)} | {within} | {mib(r.moved_per_step())} "
               f"| {sec(r.per_step('stall_seconds'), '.3f')} | {r.status()} | {losses} |")
         p("")
+        pooled_table(p, spare_runs, "sparedram", footprint)
 
     cg_runs = [r for r in runs if r.group in ("naivefree", "naive", "cgtiered", "cgoutside")]
     if cg_runs:
