@@ -359,6 +359,25 @@ TEST(Reuse, WhatALargerFreedBlockDoesNotGiveStaysForTheNextBlock) {
   ASSERT_TRUE(alloc->deallocate(b).is_ok());
 }
 
+// ... but only in a tier that has been full. With room to spare, the rest of
+// the freed block is given back: kept, it would sit beside the fresh pages of
+// the next block that it cannot hold, and raise the tier's peak.
+TEST(Reuse, ATierThatWasNeverFullKeepsNoRemainders) {
+  auto alloc = make_allocator(small_options(64 * kMiB, 64 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  void* old = alloc->allocate(8 * kMiB, 64, Hint::hot);
+  ASSERT_TRUE(alloc->deallocate(old).is_ok());
+  void* a = alloc->allocate(6 * kMiB, 64, Hint::hot);  // the freed block's pages
+  void* b = alloc->allocate(4 * kMiB, 64, Hint::hot);  // more than the remainder: fresh
+  ASSERT_EQ(alloc->tier_of(a), dram_tier(*alloc));
+  ASSERT_EQ(alloc->tier_of(b), dram_tier(*alloc));
+  const TierStats& dram = alloc->stats().tiers[static_cast<std::size_t>(dram_tier(*alloc))];
+  EXPECT_EQ(dram.current_bytes, 10 * kMiB);
+  EXPECT_EQ(dram.peak_bytes, 10 * kMiB) << "the 2 MiB remainder was kept";
+  ASSERT_TRUE(alloc->deallocate(a).is_ok());
+  ASSERT_TRUE(alloc->deallocate(b).is_ok());
+}
+
 // A promotion into a full DRAM tier copies into the freed blocks' pages.
 TEST(Reuse, APromotionIntoAFullTierTakesTheFreedBlocksPages) {
   auto alloc = make_allocator(small_options(8 * kMiB, 64 * kMiB));

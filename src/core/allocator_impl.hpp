@@ -721,10 +721,13 @@ struct Allocator::Impl {
   // just release them.
   std::vector<HeldPages> hold_pages(int t, std::vector<Donor>& donors, bool keep);
   // Not under mu: held pages a new block did not need (place_pages leaves
-  // them) become spares of tier t again while its budget and cache_limit
-  // have room; the rest are unmapped. Without this, a donor larger than the
-  // block, or one cut to whole huge pages, lost its remainder and the next
-  // block faulted in (and the kernel zeroed) as many fresh pages.
+  // them). In a tier that has been full (its peak reached its budget), they
+  // become spares again while the budget and cache_limit have room:
+  // otherwise a donor larger than the block, or one cut to whole huge pages,
+  // lost its remainder, and the next block faulted in (and the kernel
+  // zeroed) as many fresh pages. A tier that has never been full unmaps
+  // them: there, spares of odd sizes only sit beside fresh blocks (an
+  // all-DRAM run's DRAM peak grew 10% with them).
   void keep_as_spares(int t, std::vector<HeldPages>& held);
   // Maps a spare extent of exactly `bytes` of tier t at a new range (under
   // lk, released meanwhile). An error when t has none or the mapping fails

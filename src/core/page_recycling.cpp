@@ -93,7 +93,8 @@ void Allocator::Impl::keep_as_spares(int t, std::vector<HeldPages>& held) {
     }
     std::unique_lock lk(mu);
     TierState& ts = tiers[t];
-    if (ts.spare + h.bytes <= ts.cache_limit && ts.used() + h.bytes <= ts.limit) {
+    if (ts.peak + h.bytes > ts.limit && ts.spare + h.bytes <= ts.cache_limit &&
+        ts.used() + h.bytes <= ts.limit) {
       ts.spares.emplace(h.bytes, Spare{*e, false});
       ts.spare += h.bytes;
       record_counter(t);
