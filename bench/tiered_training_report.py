@@ -174,6 +174,20 @@ def pooled_table(p, runs, base_group, footprint):
     p("")
 
 
+def checked(run, base, ref, mismatches):
+    """The run's DRAM peak, whether it is within its limit, its median against
+    `base` and its losses against `ref`'s (a MISMATCH is added to mismatches)."""
+    peak = run.m("peak_dram_bytes")
+    within = "-"
+    if run.dram_limit and peak is not None:
+        within = "yes" if peak <= run.dram_limit else f"NO (+{mib(peak - run.dram_limit)})"
+    ratio = None if base in (None, 0) or run.median is None else run.median / base
+    losses = "(reference)" if run is ref else compare_losses(run, ref)
+    if losses.startswith("MISMATCH"):
+        mismatches.append((run.name, losses))
+    return peak, within, ratio, losses
+
+
 def compare_losses(run, ref):
     """'identical', 'MISMATCH ...' or '-' (nothing to compare)."""
     if ref is None or not ref.losses:
@@ -234,15 +248,7 @@ def main():
         else:
             frac = f"1/{r.fraction}"
         label = label_of(r, frac) + f" (round {r.round})"
-        peak = r.m("peak_dram_bytes")
-        within = "-"
-        if r.dram_limit and peak is not None:
-            within = "yes" if peak <= r.dram_limit else f"NO (+{mib(peak - r.dram_limit)})"
-        rbase = round_base.get(r.round, base)
-        ratio = None if rbase in (None, 0) or r.median is None else r.median / rbase
-        losses = "(reference)" if r is ref else compare_losses(r, ref)
-        if losses.startswith("MISMATCH"):
-            mismatches.append((r.name, losses))
+        peak, within, ratio, losses = checked(r, round_base.get(r.round, base), ref, mismatches)
         p(f"| {label} | {mib(r.dram_limit) if r.dram_limit else 'none'} | {sec(r.median, '.3f')} "
           f"| {sec(r.cpu_median)} | {r.load} | {sec(ratio)} | {mib(peak)} | {within} | {mib(r.m('peak_pmem_bytes'))} "
           f"| {mib(r.m('planned_dram_peak_bytes'))} | {mib(r.moved_per_step())} "
@@ -273,15 +279,8 @@ def main():
         spare_runs.sort(key=lambda r: (-(r.dram_limit or 1 << 62), r.round))
         for r in spare_runs:
             label = label_of(r, f"1/{r.fraction}") + f" (round {r.round})"
-            sbase = spare_base.get(r.round)
-            peak = r.m("peak_dram_bytes")
-            within = "-"
-            if r.dram_limit and peak is not None:
-                within = "yes" if peak <= r.dram_limit else f"NO (+{mib(peak - r.dram_limit)})"
-            ratio = None if sbase in (None, 0) or r.median is None else r.median / sbase
-            losses = "(reference)" if r is spare_ref else compare_losses(r, spare_ref)
-            if losses.startswith("MISMATCH"):
-                mismatches.append((r.name, losses))
+            peak, within, ratio, losses = checked(r, spare_base.get(r.round), spare_ref,
+                                                  mismatches)
             p(f"| {label} | {mib(r.dram_limit) if r.dram_limit else 'none'} "
               f"| {sec(r.median, '.3f')} | {sec(r.cpu_median)} | {r.load} | {sec(ratio)} "
               f"| {mib(peak)} | {within} | {mib(r.moved_per_step())} "

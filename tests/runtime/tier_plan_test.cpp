@@ -125,31 +125,43 @@ TEST(TierPlan, InPlaceOnlyBelowTheLargestWorkingSet) {
   EXPECT_GT(below->bytes_in_place, 0u);
 }
 
+// Plans at 1/8 of the footprint without (0) and with (32 FLOPs per byte)
+// reading in place by choice, each checked for consistency.
+struct EighthPlans {
+  TierPlan without, with;
+};
+void plans_at_an_eighth(const Schedule& s, EighthPlans& plans) {
+  const std::uint64_t budget = s.liveness.lower_bound_bytes / 8;
+  auto off = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 0});
+  auto on = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 32});
+  ASSERT_TRUE(off && on);
+  expect_consistent(s, *off);
+  expect_consistent(s, *on);
+  plans.without = std::move(*off);
+  plans.with = std::move(*on);
+}
+
 // With read_in_place_flops_per_byte, a convolution reads its evicted inputs
 // where they are instead of having them promoted, up to flops / threshold
 // bytes per op; other ops get their inputs in DRAM as before.
 TEST(TierPlan, ComputeBoundOpsReadEvictedInputsInPlace) {
   const Schedule s = unet_schedule(4, 8, 48, 2);
-  const std::uint64_t budget = s.liveness.lower_bound_bytes / 8;
-  auto promoted = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 0});
-  auto read = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 32});
-  ASSERT_TRUE(promoted && read);
-  expect_consistent(s, *promoted);
-  expect_consistent(s, *read);
-  EXPECT_LT(read->bytes_prefetched + read->bytes_fetched,
-            promoted->bytes_prefetched + promoted->bytes_fetched);
-  EXPECT_GT(read->bytes_in_place, promoted->bytes_in_place);
+  EighthPlans plans;
+  ASSERT_NO_FATAL_FAILURE(plans_at_an_eighth(s, plans));
+  EXPECT_LT(plans.with.bytes_prefetched + plans.with.bytes_fetched,
+            plans.without.bytes_prefetched + plans.without.bytes_fetched);
+  EXPECT_GT(plans.with.bytes_in_place, plans.without.bytes_in_place);
   int by_choice = 0;
   for (std::size_t k = 0; k < s.liveness.steps.size(); ++k) {
     const graph::OpNode& op = s.graph.op(s.liveness.steps[k]);
     std::uint64_t read_bytes = 0;
-    for (TensorId t : read->actions[k].in_place) {
+    for (TensorId t : plans.with.actions[k].in_place) {
       const Interval& iv = *s.liveness.find(t);
       if (iv.first == static_cast<int>(k) || contains(op.updates, t)) continue;  // no room
-      if (contains(promoted->actions[k].in_place, t)) continue;
+      if (contains(plans.without.actions[k].in_place, t)) continue;
       // Written in place by its producer to make room for this op's output
       // (AnOutputWithoutRoomGoesToDramWhenItsInputsProducerWritesInPlace).
-      if (iv.first >= 0 && contains(read->actions[static_cast<std::size_t>(iv.first)].in_place, t))
+      if (iv.first >= 0 && contains(plans.with.actions[static_cast<std::size_t>(iv.first)].in_place, t))
         continue;
       read_bytes += iv.bytes;
       ++by_choice;
@@ -159,7 +171,7 @@ TEST(TierPlan, ComputeBoundOpsReadEvictedInputsInPlace) {
   }
   EXPECT_GT(by_choice, 0);
   // Without in-place use at all, the option changes nothing.
-  auto strict = plan_tiers(s.graph, s.liveness, {promoted->all_in_dram_budget, 1 << 20, false, 32});
+  auto strict = plan_tiers(s.graph, s.liveness, {plans.without.all_in_dram_budget, 1 << 20, false, 32});
   ASSERT_TRUE(strict);
   EXPECT_EQ(strict->bytes_in_place, 0u);
 }
@@ -171,28 +183,24 @@ TEST(TierPlan, ComputeBoundOpsReadEvictedInputsInPlace) {
 // after the full-resolution convolutions at 1/8 of the footprint.
 TEST(TierPlan, AnOutputWithoutRoomGoesToDramWhenItsInputsProducerWritesInPlace) {
   const Schedule s = unet_schedule(4, 8, 48, 2);
-  const std::uint64_t budget = s.liveness.lower_bound_bytes / 8;
-  auto with = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 32});
-  auto without = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 0});
-  ASSERT_TRUE(with && without);
-  expect_consistent(s, *with);
-  expect_consistent(s, *without);
+  EighthPlans plans;
+  ASSERT_NO_FATAL_FAILURE(plans_at_an_eighth(s, plans));
   int traded = 0;
   for (std::size_t k = 0; k < s.liveness.steps.size(); ++k) {
     const graph::OpNode& op = s.graph.op(s.liveness.steps[k]);
-    for (TensorId t : with->actions[k].in_place) {
+    for (TensorId t : plans.with.actions[k].in_place) {
       const Interval& iv = *s.liveness.find(t);
       if (iv.first < 0 || iv.first >= static_cast<int>(k)) continue;
       const auto p = static_cast<std::size_t>(iv.first);
-      if (!contains(with->actions[p].in_place, t)) continue;  // evicted later, read by choice
+      if (!contains(plans.with.actions[p].in_place, t)) continue;  // evicted later, read by choice
       const auto pts = need_points(iv);
       if (*std::upper_bound(pts.begin(), pts.end(), iv.first) != static_cast<int>(k)) continue;
       const graph::OpNode& producer = s.graph.op(s.liveness.steps[p]);
-      if (producer.flops == 0 || op.flops > 0 || contains(without->actions[p].in_place, t))
+      if (producer.flops == 0 || op.flops > 0 || contains(plans.without.actions[p].in_place, t))
         continue;
       // For an output of the op: in DRAM now, written in PMem without the trade.
       EXPECT_TRUE(std::any_of(op.outputs.begin(), op.outputs.end(), [&](TensorId o) {
-        return contains(without->actions[k].in_place, o) && !contains(with->actions[k].in_place, o);
+        return contains(plans.without.actions[k].in_place, o) && !contains(plans.with.actions[k].in_place, o);
       })) << op.name << " reads " << s.graph.tensor(t).name << " in place for nothing";
       ++traded;
     }
