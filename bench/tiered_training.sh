@@ -228,61 +228,61 @@ reported_min() {
 # Each round runs (a), (b) and (d) once, in that order (round 1's all-DRAM
 # run is the one above); the report pools the rounds' steps per setting.
 for ((round = 1; round <= ROUNDS; round++)); do
-sfx=""
-((round > 1)) && sfx="_r$round"
-if ((round > 1)) && has dram; then
-  run "dram$sfx" dram 1 - - "$(pmem_env)" -- || failed=1
-fi
-for i in "${!budgets[@]}"; do
-  b="${budgets[$i]}"
-  n="${b%%:*}" limit="${b#*:}"
-  if has tiered; then
-    # At the minimum, the reserve for op internals is re-measured during the
-    # first step and may raise it: retry at what the refusal reports (and
-    # keep it for the later rounds).
-    for try in 1 2 3; do
-      if run "tiered_1_$n$sfx" tiered "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
-        --tiering plan; then
-        [[ $n == min ]] && min_feasible="$limit" && budgets[$i]="min:$limit"
-        break
-      fi
-      infeasible "tiered_1_$n$sfx" || { failed=1; break; }
-      [[ $n == min ]] || break
-      next="$(reported_min "tiered_1_$n$sfx")"
-      [[ -n $next && $next -gt $limit ]] || { failed=1; break; }
-      say "tiered_1_min$sfx: retry at $((next >> 20)) MiB"
-      limit="$next"
-      [[ $try -eq 3 ]] && failed=1
-    done
+  sfx=""
+  ((round > 1)) && sfx="_r$round"
+  if ((round > 1)) && has dram; then
+    run "dram$sfx" dram 1 - - "$(pmem_env)" -- || failed=1
   fi
-  if has optane; then
-    run "optane_1_$n$sfx" optane "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=on -- \
-      --tiering plan || infeasible "optane_1_$n$sfx" || failed=1
-  fi
-  if has optane6; then
-    run "optane6_1_$n$sfx" optane6 "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=dimms=6 -- \
-      --tiering plan || infeasible "optane6_1_$n$sfx" || failed=1
-  fi
-  if [[ $LRU == 1 ]]; then
-    run "lru_1_$n$sfx" lru "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
-      --tiering lru || failed=1
-  fi
-done
-
-# (d) one core left to the mover: all-DRAM and the throttled plan at each
-# budget with THREADS - 1 compute threads (their losses are compared with
-# this all-DRAM run's: another thread count sums in another order).
-if has sparecore && ((THREADS > 1)); then
-  network $((THREADS - 1))
-  run "dram_spare$sfx" sparedram 1 - - "$(pmem_env)" -- || failed=1
-  for b in "${budgets[@]}"; do
+  for i in "${!budgets[@]}"; do
+    b="${budgets[$i]}"
     n="${b%%:*}" limit="${b#*:}"
-    [[ $n == min ]] && continue
-    run "optane_spare_1_$n$sfx" spareoptane "$n" "$limit" - "$(tier_pmem_env)" \
-      TENSORTIER_OPTANE=on -- --tiering plan || infeasible "optane_spare_1_$n$sfx" || failed=1
+    if has tiered; then
+      # At the minimum, the reserve for op internals is re-measured during the
+      # first step and may raise it: retry at what the refusal reports (and
+      # keep it for the later rounds).
+      for try in 1 2 3; do
+        if run "tiered_1_$n$sfx" tiered "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
+          --tiering plan; then
+          [[ $n == min ]] && min_feasible="$limit" && budgets[$i]="min:$limit"
+          break
+        fi
+        infeasible "tiered_1_$n$sfx" || { failed=1; break; }
+        [[ $n == min ]] || break
+        next="$(reported_min "tiered_1_$n$sfx")"
+        [[ -n $next && $next -gt $limit ]] || { failed=1; break; }
+        say "tiered_1_min$sfx: retry at $((next >> 20)) MiB"
+        limit="$next"
+        [[ $try -eq 3 ]] && failed=1
+      done
+    fi
+    if has optane; then
+      run "optane_1_$n$sfx" optane "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=on -- \
+        --tiering plan || infeasible "optane_1_$n$sfx" || failed=1
+    fi
+    if has optane6; then
+      run "optane6_1_$n$sfx" optane6 "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=dimms=6 -- \
+        --tiering plan || infeasible "optane6_1_$n$sfx" || failed=1
+    fi
+    if [[ $LRU == 1 ]]; then
+      run "lru_1_$n$sfx" lru "$n" "$limit" - "$(tier_pmem_env)" TENSORTIER_OPTANE=off -- \
+        --tiering lru || failed=1
+    fi
   done
-  net=("${NET[@]}")
-fi
+
+  # (d) one core left to the mover: all-DRAM and the throttled plan at each
+  # budget with THREADS - 1 compute threads (their losses are compared with
+  # this all-DRAM run's: another thread count sums in another order).
+  if has sparecore && ((THREADS > 1)); then
+    network $((THREADS - 1))
+    run "dram_spare$sfx" sparedram 1 - - "$(pmem_env)" -- || failed=1
+    for b in "${budgets[@]}"; do
+      n="${b%%:*}" limit="${b#*:}"
+      [[ $n == min ]] && continue
+      run "optane_spare_1_$n$sfx" spareoptane "$n" "$limit" - "$(tier_pmem_env)" \
+        TENSORTIER_OPTANE=on -- --tiering plan || infeasible "optane_spare_1_$n$sfx" || failed=1
+    done
+    net=("${NET[@]}")
+  fi
 done
 
 # (c) the cgroup comparison.

@@ -130,8 +130,8 @@ class Simulation {
         // No room even with every other tensor evicted, for an output: it
         // would be written in PMem, at a third of PMem's read bandwidth. An
         // input that came straight from its producer may go there instead,
-        // written in place by its producer, if that costs less time than
-        // the compute of both ops does not hide.
+        // written in place by its producer, when less PMem time is then left
+        // unhidden by the two ops' compute.
         if (r + bytes(u) > cap_ && defined_here) {
           if (const int v = written_by_producer_instead(resident, s, u, r); v >= 0) {
             const auto w = static_cast<std::size_t>(v);
