@@ -348,7 +348,9 @@ TEST(Reuse, WhatALargerFreedBlockDoesNotGiveStaysForTheNextBlock) {
   EXPECT_TRUE(std::equal(a, a + first, before.begin())) << "the freed block's first pages";
   const long faults = minor_faults();
   char* b = static_cast<char*>(alloc->allocate(bytes - first, 64, Hint::hot));
-  if (kCountFaults) EXPECT_LT(minor_faults() - faults, kFreshFaults) << "fresh pages";
+  if (kCountFaults) {
+    EXPECT_LT(minor_faults() - faults, kFreshFaults) << "fresh pages";
+  }
   ASSERT_EQ(alloc->tier_of(b), dram_tier(*alloc));
   EXPECT_TRUE(std::equal(b, b + (bytes - first), before.begin() + first))
       << "the rest of the freed block's pages";
@@ -371,7 +373,8 @@ TEST(Reuse, ATierThatWasNeverFullKeepsNoRemainders) {
   void* b = alloc->allocate(4 * kMiB, 64, Hint::hot);  // more than the remainder: fresh
   ASSERT_EQ(alloc->tier_of(a), dram_tier(*alloc));
   ASSERT_EQ(alloc->tier_of(b), dram_tier(*alloc));
-  const TierStats& dram = alloc->stats().tiers[static_cast<std::size_t>(dram_tier(*alloc))];
+  const Stats stats = alloc->stats();
+  const TierStats& dram = stats.tiers[static_cast<std::size_t>(dram_tier(*alloc))];
   EXPECT_EQ(dram.current_bytes, 10 * kMiB);
   EXPECT_EQ(dram.peak_bytes, 10 * kMiB) << "the 2 MiB remainder was kept";
   ASSERT_TRUE(alloc->deallocate(a).is_ok());
