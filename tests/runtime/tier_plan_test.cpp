@@ -193,8 +193,9 @@ TEST(TierPlan, AnOutputWithoutRoomGoesToDramWhenItsInputsProducerWritesInPlace) 
       if (iv.first < 0 || iv.first >= static_cast<int>(k)) continue;
       const auto p = static_cast<std::size_t>(iv.first);
       if (!contains(plans.with.actions[p].in_place, t)) continue;  // evicted later, read by choice
-      const auto pts = need_points(iv);
-      if (*std::upper_bound(pts.begin(), pts.end(), iv.first) != static_cast<int>(k)) continue;
+      const auto pts = need_points(iv);  // the trade is at the first use after p
+      const auto next = std::upper_bound(pts.begin(), pts.end(), iv.first);
+      if (next == pts.end() || *next != static_cast<int>(k)) continue;
       const graph::OpNode& producer = s.graph.op(s.liveness.steps[p]);
       if (producer.flops == 0 || op.flops > 0 || contains(plans.without.actions[p].in_place, t))
         continue;
