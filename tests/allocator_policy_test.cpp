@@ -331,6 +331,30 @@ TEST(Reuse, ANewBlockInAFullTierIsMadeOfSeveralFreedBlocks) {
   ASSERT_TRUE(alloc->deallocate(next).is_ok());
 }
 
+// A tier with room but no freed block of about a new block's size builds the
+// block from smaller freed ones too, rather than faulting in fresh pages
+// beside them: its peak stays what it held.
+TEST(Reuse, ATierWithRoomBuildsABlockFromSmallerFreedBlocks) {
+  auto alloc = make_allocator(small_options(64 * kMiB, 64 * kMiB));
+  ASSERT_NE(alloc, nullptr);
+  fill_dram_with_freed_blocks(*alloc);  // four of 2 MiB, in a tier of 64
+  const std::size_t bytes = 8 * kMiB;
+  const long faults = minor_faults();
+  char* big = static_cast<char*>(alloc->allocate(bytes, 64, Hint::hot));
+  if (kCountFaults) {
+    EXPECT_LT(minor_faults() - faults, kFreshFaults) << "fresh pages";
+  }
+  ASSERT_EQ(alloc->tier_of(big), dram_tier(*alloc));
+  std::vector<int> found = freed_patterns_in(big, bytes);
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<int>{0, 1, 2, 3})) << "every freed block's pages, none fresh";
+  const Stats stats = alloc->stats();
+  const TierStats& dram = stats.tiers[static_cast<std::size_t>(dram_tier(*alloc))];
+  EXPECT_EQ(dram.peak_bytes, bytes) << "fresh pages beside the freed ones";
+  std::memset(big, 0x5a, bytes);
+  ASSERT_TRUE(alloc->deallocate(big).is_ok());
+}
+
 // A freed block larger than the new block it gives its pages to keeps the
 // rest of them (a spare): the next block is made of those pages, not of
 // fresh ones the kernel must zero.

@@ -635,6 +635,10 @@ struct Allocator::Impl {
       // beats pages the kernel must zero.
       std::vector<Donor> donors = fits(t, mapped) ? take_donors(t, mapped, 2 * mapped)
                                                   : take_donors(t, mapped, kAnySize, true);
+      // With room but no freed block of about this size: smaller freed
+      // blocks side by side rather than fresh pages beside them (which
+      // would only raise the tier's peak).
+      if (donors.empty() && fits(t, mapped)) donors = take_smaller_donors(t, mapped);
       // Cached blocks and spares never stand in the way (any tier, any hint);
       // only automatic/hot requests evict, and only from fast tiers — and
       // the victims' pages go into the new block too.
@@ -710,6 +714,11 @@ struct Allocator::Impl {
   // Empty when there is none.
   std::vector<Donor> take_donors(int t, std::size_t bytes, std::size_t at_most = kAnySize,
                                  bool several = false);
+  // Under mu, for a tier with room: cached blocks and spares no larger than
+  // what the block still misses, largest first, as long as each gives it
+  // whole 2 MiB (place_pages); the rest of the block gets fresh pages. Empty
+  // when there is none.
+  std::vector<Donor> take_smaller_donors(int t, std::size_t bytes);
   // Under mu: moves the cached block `c` (or, when c is the end, the spare
   // `sp`) of ts into donors.
   static void take_donor(TierState& ts, std::multimap<std::size_t, CachedBlock>::iterator c,

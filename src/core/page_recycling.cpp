@@ -40,6 +40,27 @@ std::vector<Allocator::Impl::Donor> Allocator::Impl::take_donors(int t, std::siz
   return donors;
 }
 
+std::vector<Allocator::Impl::Donor> Allocator::Impl::take_smaller_donors(int t,
+                                                                       std::size_t bytes) {
+  std::vector<Donor> donors;
+  if (!recycles(t)) return donors;
+  TierState& ts = tiers[t];
+  for (std::size_t need = bytes; need >= detail::kHugePageBytes;) {
+    // The largest cached block and spare no larger than what is missing.
+    auto c = ts.cache.upper_bound(need);
+    auto sp = ts.spares.upper_bound(need);
+    const std::size_t cb = c == ts.cache.begin() ? 0 : std::prev(c)->first;
+    const std::size_t sb = sp == ts.spares.begin() ? 0 : std::prev(sp)->first;
+    const std::size_t size = std::max(cb, sb);
+    const std::size_t used = size - size % detail::kHugePageBytes;  // place_pages: whole huge pages
+    if (used == 0) break;
+    take_donor(ts, cb >= sb ? std::prev(c) : ts.cache.end(),
+               cb >= sb ? ts.spares.end() : std::prev(sp), donors);
+    need -= std::min(need, used);
+  }
+  return donors;
+}
+
 void Allocator::Impl::take_donor(TierState& ts,
                                std::multimap<std::size_t, CachedBlock>::iterator c,
                                std::multimap<std::size_t, Spare>::iterator sp,
