@@ -104,17 +104,31 @@ std::vector<HeldPages> Allocator::Impl::hold_pages(int t, std::vector<Donor>& do
 }
 
 void Allocator::Impl::keep_as_spares(int t, std::vector<HeldPages>& held) {
+  if (held.empty()) return;
   Backend& backend = *tiers[t].tier.backend;
+  std::uint64_t peak, limit;
+  {
+    std::lock_guard lk(mu);
+    peak = tiers[t].peak;
+    limit = tiers[t].limit;
+  }
+  auto has_been_full = [](std::uint64_t tier_peak, std::uint64_t tier_limit, std::size_t bytes) {
+    return tier_peak + bytes > tier_limit;
+  };
   for (const HeldPages& h : held) {
-    // hold_pages released the donors: the backend counts these pages again.
-    Result<Extent> e = backend.adopt(Extent{h.addr, h.bytes, 0});
+    // A tier that has never been full gives them back without adopting them
+    // first (the all-DRAM case: one syscall, not three and the lock).
+    // hold_pages released the donors: the backend counts kept pages again.
+    Result<Extent> e = has_been_full(peak, limit, h.bytes)
+                           ? backend.adopt(Extent{h.addr, h.bytes, 0})
+                           : Result<Extent>(Errc::no_space, "not kept");
     if (!e) {
       (void)munmap(h.addr, h.bytes);
       continue;
     }
     std::unique_lock lk(mu);
     TierState& ts = tiers[t];
-    if (ts.peak + h.bytes > ts.limit && ts.spare + h.bytes <= ts.cache_limit &&
+    if (has_been_full(ts.peak, ts.limit, h.bytes) && ts.spare + h.bytes <= ts.cache_limit &&
         ts.used() + h.bytes <= ts.limit) {
       ts.spares.emplace(h.bytes, Spare{*e, false});
       ts.spare += h.bytes;

@@ -142,9 +142,9 @@ class Simulation {
             plan.actions[static_cast<std::size_t>(p)].in_place.push_back(l_.intervals[w].tensor);
             plan.actions[static_cast<std::size_t>(s)].in_place.push_back(l_.intervals[w].tensor);
             plan.bytes_in_place += 2 * bytes(w);
-            hidden_[static_cast<std::size_t>(p)] -=
-                std::min(hidden_[static_cast<std::size_t>(p)], write_cost(bytes(w)));
-            in_place_allowance -= std::min(in_place_allowance, bytes(w));
+            hidden_[static_cast<std::size_t>(p)] =
+                exposed(hidden_[static_cast<std::size_t>(p)], write_cost(bytes(w)));
+            in_place_allowance = exposed(in_place_allowance, bytes(w));
             absent_from[w] = p;
             evicted_at[w] = p;
           }
@@ -161,8 +161,8 @@ class Simulation {
         // writes) this one in place in PMem.
         plan.actions[static_cast<std::size_t>(s)].in_place.push_back(l_.intervals[u].tensor);
         plan.bytes_in_place += bytes(u);
-        const std::uint64_t cost = defined_here ? write_cost(bytes(u)) : bytes(u);
-        in_place_allowance -= std::min(in_place_allowance, cost);
+        in_place_allowance =
+            exposed(in_place_allowance, defined_here ? write_cost(bytes(u)) : bytes(u));
         if (defined_here) absent_from[u] = s;
         evicted_at[u] = s;
       }
@@ -229,6 +229,10 @@ class Simulation {
     return it == p.begin() ? -1 : *std::prev(it);
   }
 
+  // a - b, or 0 when b is larger: PMem traffic beyond what compute hides, and
+  // what compute still hides once it has hidden some.
+  static std::uint64_t exposed(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
+
   // PMem traffic in read-equivalent bytes: writing a byte takes as long as
   // reading write_cost(1) (Optane: 6.6 / 2.3 GB/s per DIMM, whatever the count).
   std::uint64_t write_cost(std::uint64_t bytes) const {
@@ -243,9 +247,6 @@ class Simulation {
   int written_by_producer_instead(const std::vector<char>& resident, int s, std::size_t u,
                                   std::uint64_t r) const {
     const std::uint64_t need = r + bytes(u) - cap_;
-    auto exposed = [](std::uint64_t cost, std::uint64_t hidden) {
-      return cost > hidden ? cost - hidden : 0;
-    };
     std::uint64_t best_cost = exposed(write_cost(bytes(u)), hidden_[static_cast<std::size_t>(s)]);
     int best = -1;
     for (int i : at_step_[static_cast<std::size_t>(s)]) {
