@@ -69,6 +69,45 @@ TEST(CliTiering, TrainUnderABudgetMatchesAllDram) {
   unlink(temp_path("t.json").c_str());
 }
 
+// --mover: with a mover sharing the compute's cores, the plan writes outputs
+// in place in PMem instead of demoting them; the PMem's speed comes from the
+// tier (an unthrottled emulated file: as fast as DRAM) or TENSORTIER_OPTANE.
+TEST(CliTiering, ASharedMoverWritesOutputsInPlaceInsteadOfDemotingThem) {
+  const auto all = train_report({}, "all-mover.json");
+  ASSERT_FALSE(all.is_null());
+  const std::uint64_t footprint = all["memory"]["footprint_bytes"];
+  const std::string budget = std::to_string(footprint / 8 / 4096 * 4096);
+  const auto own = train_report({"--dram-limit", budget, "--reserve", "1M", "--mover", "own-core"},
+                                "own.json");
+  const auto shared = train_report({"--dram-limit", budget, "--reserve", "1M", "--mover", "shared"},
+                                   "shared.json");
+  const auto optane = train_report({"--dram-limit", budget, "--reserve", "1M", "--mover", "shared"},
+                                   "optane.json", {{"TENSORTIER_OPTANE", "dimms=6"}});
+  ASSERT_FALSE(own.is_null() || shared.is_null() || optane.is_null());
+  EXPECT_EQ(own["losses"], all["losses"]);
+  EXPECT_EQ(shared["losses"], all["losses"]);
+  EXPECT_EQ(optane["losses"], all["losses"]);
+  const auto& o = own["memory"]["plan"];
+  const auto& s = shared["memory"]["plan"];
+  EXPECT_EQ(o["migration_cost"].get<double>(), 0.0);
+  EXPECT_EQ(o["bytes_written_in_place_per_step"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(s["migration_cost"].get<double>(), 0.0);
+  EXPECT_EQ(s["pmem_dimms"].get<double>(), 0.0);
+  EXPECT_GT(s["bytes_written_in_place_per_step"].get<std::uint64_t>(), 0u);
+  EXPECT_LT(s["bytes_demoted_per_step"].get<std::uint64_t>(),
+            o["bytes_demoted_per_step"].get<std::uint64_t>());
+  EXPECT_LT(shared["memory"]["bytes_demoted"].get<std::uint64_t>(),
+            own["memory"]["bytes_demoted"].get<std::uint64_t>());
+  EXPECT_LE(shared["memory"]["peak_dram_bytes"].get<std::uint64_t>(), footprint / 8);
+  EXPECT_NEAR(optane["memory"]["plan"]["pmem_dimms"].get<double>(), 6.0, 1e-9);
+  std::vector<std::string> args = {"train"};
+  args.insert(args.end(), kModel.begin(), kModel.end());
+  args.insert(args.end(), {"--dram-limit", budget, "--mover", "sometimes"});
+  const CommandResult bad = cli(args);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--mover"), std::string::npos) << bad.err;
+}
+
 TEST(CliTiering, NaiveFilePlacementPutsTheStepInPmem) {
   const auto naive = train_report({"--placement", "naive-file"}, "naive.json");
   ASSERT_FALSE(naive.is_null());
@@ -111,6 +150,11 @@ TEST(CliPlan, SummaryScheduleAndJson) {
                         "planned DRAM peak", "prefetched per step", "dec0.block1.conv.backward",
                         "in PMem during steps", "demote after:", "prefetch after:"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  EXPECT_EQ(r.out.find("of which outputs written there"), std::string::npos) << r.out;
+  r = cli({"plan", "--size", "32", "--levels", "3", "--base-filters", "8", "--dram-limit", "8M",
+           "--reserve", "1M", "--mover", "shared"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("of which outputs written there, not demoted"), std::string::npos) << r.out;
   const std::string json = temp_path("plan.json");
   r = cli({"plan", "--size", "32", "--levels", "3", "--base-filters", "8", "--mode", "inference",
            "--json", json});

@@ -209,6 +209,55 @@ TEST(TierPlan, AnOutputWithoutRoomGoesToDramWhenItsInputsProducerWritesInPlace) 
   EXPECT_GE(traded, 4) << "the batch norms after the four full-resolution convolutions";
 }
 
+// When migrating costs the compute (a mover sharing its cores), a tensor the
+// plan would demote after its last forward use is instead written in place
+// by its producer and read there, if the PMem traffic is hidden by the ops'
+// compute more than the copy would cost: every such tensor with PMem as fast
+// as DRAM, fewer with one Optane DIMM (not the outputs of ops too light to
+// hide writing them), none with a free migration.
+TEST(TierPlan, WithAMigrationCostOutputsSkipDramWhereTheirOpsHideThePmemTraffic) {
+  const Schedule s = unet_schedule(4, 8, 48, 2);
+  const std::uint64_t budget = s.liveness.lower_bound_bytes / 8;
+  const double cost = shared_mover_migration_cost();
+  auto free_moves = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 32, 0, 0});
+  auto dram_speed = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 32, 0, cost});
+  auto one_dimm = plan_tiers(s.graph, s.liveness, {budget, 1 << 20, true, 32, 1, cost});
+  ASSERT_TRUE(free_moves && dram_speed && one_dimm);
+  expect_consistent(s, *free_moves);
+  expect_consistent(s, *dram_speed);
+  expect_consistent(s, *one_dimm);
+  EXPECT_EQ(free_moves->bytes_written_in_place, 0u);
+  EXPECT_GT(one_dimm->bytes_written_in_place, 0u);
+  EXPECT_LT(one_dimm->bytes_written_in_place, dram_speed->bytes_written_in_place);
+  EXPECT_LT(dram_speed->bytes_demoted, free_moves->bytes_demoted / 4);
+  // The tensors it writes in place at their definition, beyond those the plan
+  // without the cost does: never demoted, and read in place by the next op
+  // that uses them or promoted for it, never in DRAM since being written.
+  std::uint64_t written = 0;
+  for (const Interval& iv : s.liveness.intervals) {
+    if (iv.first < 0) continue;
+    const auto p = static_cast<std::size_t>(iv.first);
+    if (!contains(dram_speed->actions[p].in_place, iv.tensor) ||
+        contains(free_moves->actions[p].in_place, iv.tensor))
+      continue;
+    const std::string& name = s.graph.tensor(iv.tensor).name;
+    written += iv.bytes;
+    for (const StepActions& a : dram_speed->actions)
+      EXPECT_FALSE(contains(a.demote, iv.tensor)) << name << " written in place and demoted";
+    const auto pts = need_points(iv);
+    const auto next = std::upper_bound(pts.begin(), pts.end(), iv.first);
+    if (next == pts.end()) continue;
+    const auto k = static_cast<std::size_t>(*next);
+    bool from_pmem = contains(dram_speed->actions[k].in_place, iv.tensor) ||
+                     contains(dram_speed->actions[k].fetch, iv.tensor);
+    for (std::size_t q = p; q < k; ++q)
+      from_pmem = from_pmem || contains(dram_speed->actions[q].prefetch, iv.tensor);
+    EXPECT_TRUE(from_pmem) << name << " written in place at step " << p
+                           << ", then in DRAM at step " << k << " without a promotion";
+  }
+  EXPECT_GE(written, dram_speed->bytes_written_in_place);
+}
+
 TEST(TierPlan, AutomaticReserveCoversScratchpadAndTemporaries) {
   const Schedule s = unet_schedule(4, 8, 48, 2);
   std::uint64_t largest_weight = 0;
@@ -269,10 +318,14 @@ struct TrainRun {
   std::vector<double> losses;
   std::uint64_t dram_peak = 0, pmem_peak = 0, demoted = 0, promoted = 0;
   std::uint64_t planned_demoted = 0;  // per pass, by the last plan
+  std::uint64_t planned_written_in_place = 0;
   TieringCounters counters;
 };
 
-TrainRun train(std::uint64_t budget, std::uint64_t footprint_hint, int steps) {
+// migration_cost: TierPlanOptions::migration_cost, with the temp file's PMem
+// as fast as DRAM (pmem_dimms 0), as `tensortier train` plans it there.
+TrainRun train(std::uint64_t budget, std::uint64_t footprint_hint, int steps,
+               double migration_cost = 0) {
   limit_threads();
   auto alloc = budget > 0 ? tiered_allocator(budget) : tiered_allocator(4ULL << 30);
   train::TrainOptions o = small_options(3, 8);
@@ -280,6 +333,8 @@ TrainRun train(std::uint64_t budget, std::uint64_t footprint_hint, int steps) {
   o.batch = 2;
   o.tiering.dram_budget = budget;
   o.tiering.reserve_bytes = budget > 0 ? std::max<std::uint64_t>(footprint_hint / 32, 1 << 20) : 0;
+  o.tiering.pmem_dimms = 0;
+  o.tiering.migration_cost = migration_cost;
   train::Trainer t(*alloc, o);
   TrainRun r;
   for (int i = 0; i < steps; ++i) r.losses.push_back(t.step().loss.loss);
@@ -293,6 +348,7 @@ TrainRun train(std::uint64_t budget, std::uint64_t footprint_hint, int steps) {
   if (t.tiering() != nullptr) {
     r.counters = t.tiering()->counters();
     r.planned_demoted = t.tiering()->plan().bytes_demoted;
+    r.planned_written_in_place = t.tiering()->plan().bytes_written_in_place;
   }
   return r;
 }
@@ -317,6 +373,15 @@ TEST(TieredTraining, LossesBitIdenticalAtAQuarterAndAnEighth) {
     EXPECT_LE(r.demoted, r.planned_demoted * 3 * 115 / 100);
     if (div == 8) {
       EXPECT_GT(r.counters.outputs_in_pmem, 0u);
+      // With a mover sharing the compute's cores, outputs written in place
+      // instead of demoted: the same losses, within the budget, fewer bytes
+      // demoted by the allocator.
+      const TrainRun shared = train(budget, footprint, 3, shared_mover_migration_cost());
+      EXPECT_EQ(shared.losses, all_dram.losses);
+      EXPECT_LE(shared.dram_peak, budget);
+      EXPECT_GT(shared.planned_written_in_place, 0u);
+      EXPECT_GT(shared.counters.outputs_in_pmem, r.counters.outputs_in_pmem);
+      EXPECT_LT(shared.demoted, r.demoted);
     }
   }
 }

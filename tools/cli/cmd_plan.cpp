@@ -37,6 +37,26 @@ double read_in_place_flops_per_byte(double option) {
   return option < 0 ? runtime::plan::kDefaultReadInPlaceFlopsPerByte : option;
 }
 
+void add_mover_option(CLI::App* command, std::string& mover, bool with_auto) {
+  std::vector<std::string> choices{"own-core", "shared"};
+  std::string text =
+      "own-core: the allocator's mover thread has a core of its own, migrating is free for the "
+      "compute; shared: its copies take CPU time from the compute, so an output is written in "
+      "place in PMem instead of demoted where that costs less";
+  if (with_auto) {
+    choices.insert(choices.begin(), "auto");
+    text += "; auto (default): shared when the compute threads use every CPU";
+  } else {
+    text += " (default own-core)";
+  }
+  command->add_option("--mover", mover, text)->check(CLI::IsMember(choices));
+}
+
+double migration_cost(const std::string& mover, bool compute_uses_every_cpu) {
+  const bool shared = mover == "shared" || (mover == "auto" && compute_uses_every_cpu);
+  return shared ? runtime::plan::shared_mover_migration_cost() : 0;
+}
+
 namespace {
 
 namespace tg = tensortier::runtime::graph;
@@ -60,11 +80,13 @@ std::uint64_t pmem_needed(const tp::Liveness& l, const tp::TierPlan& plan) {
 
 struct Bandwidths {
   double compute_gflops, dram_gbps, pmem_read_gbps, pmem_write_gbps;
+  double mover_copy_gbps = 0;  // a mover sharing the compute's cores; 0: its own core
 };
 
 // The projected step (or pass) time under a tier plan (docs/planner.md):
 // max(compute, the mover's demotions and prefetches) + in-place PMem traffic
-// + synchronous fetches.
+// + synchronous fetches. A mover sharing the compute's cores adds its copies'
+// CPU time to the compute.
 struct Projection {
   double compute_s = 0, mover_s = 0, in_place_s = 0, fetch_s = 0, step_s = 0;
   std::uint64_t in_place_read = 0, in_place_write = 0;
@@ -103,7 +125,12 @@ Projection project(const tg::Graph& g, const tp::Liveness& l, const tp::TierPlan
     }
     p.fetch_s = static_cast<double>(plan->bytes_fetched) / from_pmem;
   }
-  p.step_s = std::max(p.compute_s, p.mover_s) + p.in_place_s + p.fetch_s;
+  const double copies_s =
+      plan != nullptr && bw.mover_copy_gbps > 0
+          ? static_cast<double>(plan->bytes_demoted + plan->bytes_prefetched) /
+                (bw.mover_copy_gbps * giga)
+          : 0;
+  p.step_s = std::max(p.compute_s + copies_s, p.mover_s) + p.in_place_s + p.fetch_s;
   return p;
 }
 
@@ -121,7 +148,8 @@ nlohmann::json plan_json(const tp::Liveness& l, const tp::TierPlan& plan) {
           {"bytes_demoted", plan.bytes_demoted},
           {"bytes_prefetched", plan.bytes_prefetched},
           {"bytes_fetched", plan.bytes_fetched},
-          {"bytes_in_place", plan.bytes_in_place}};
+          {"bytes_in_place", plan.bytes_in_place},
+          {"bytes_written_in_place", plan.bytes_written_in_place}};
 }
 
 void print_plan(const char* title, const tp::Liveness& l, const tp::TierPlan& plan,
@@ -137,6 +165,9 @@ void print_plan(const char* title, const tp::Liveness& l, const tp::TierPlan& pl
               format_bytes(plan.bytes_fetched).c_str());
   std::printf("    %-50s %12s\n", "used in place in PMem per step",
               format_bytes(plan.bytes_in_place).c_str());
+  if (plan.bytes_written_in_place > 0)
+    std::printf("    %-50s %12s\n", "  of which outputs written there, not demoted",
+                format_bytes(plan.bytes_written_in_place).c_str());
   std::printf("    %-50s %10.3f s  (compute %.3f, mover %.3f, in place %.3f, stalls %.3f)\n",
               "projected step time", p.step_s, p.compute_s, p.mover_s, p.in_place_s, p.fetch_s);
 }
@@ -169,6 +200,7 @@ CLI::App* add_plan_command(CLI::App& app, PlanCommand& cmd) {
               "Plan without ops using PMem in place (a budget below the largest working set "
               "of one op is then infeasible)");
   add_read_in_place_option(c, cmd.read_in_place);
+  add_mover_option(c, cmd.mover, false);
   c->add_option("--compute-gflops", cmd.compute_gflops,
                 "Sustained convolution GFLOP/s for the projected step time (default 1000)");
   c->add_option("--dram-gbps", cmd.dram_gbps, "DRAM bandwidth, GB/s (default 100)");
@@ -199,9 +231,13 @@ int run_plan(const PlanCommand& cmd) {
     return bad_value("--pmem-read-gbps and --pmem-write-gbps must be > 0");
   if (!cmd.dram_limit.empty() && !cmd.pmem.empty())
     return bad_value("--dram-limit and --pmem: give one (the other is what the plan finds)");
+  const double cost = migration_cost(cmd.mover, false);
   const Bandwidths bw{cmd.compute_gflops, cmd.dram_gbps,
                       cmd.pmem_read_gbps > 0 ? cmd.pmem_read_gbps : 6.6 * cmd.dimms,
-                      cmd.pmem_write_gbps > 0 ? cmd.pmem_write_gbps : 2.3 * cmd.dimms};
+                      cmd.pmem_write_gbps > 0 ? cmd.pmem_write_gbps : 2.3 * cmd.dimms,
+                      cost > 0 ? tp::kSharedMoverCopyGbps : 0};
+  // In DIMMs as the tier plan counts them: one reads at 6.6 GB/s.
+  const double dimms = bw.pmem_read_gbps / OptaneThrottle{}.read_gbps_per_dimm;
   const runtime::Dims input{cmd.model.batch, config.in_channels, dims->depth, dims->height,
                             dims->width};
   if (Status s = runtime::model::validate(config, input); !s) return fail(s);
@@ -249,12 +285,14 @@ int run_plan(const PlanCommand& cmd) {
                                                            fp.peak_temporaries_bytes, page);
   // The minimum feasible budget comes from planning with an unlimited one.
   const double read_in_place = read_in_place_flops_per_byte(cmd.read_in_place);
-  auto unlimited = tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place, read_in_place});
+  auto unlimited =
+      tp::plan_tiers(graph, l, {~0ULL, reserve, !cmd.no_in_place, read_in_place, dimms, cost});
   if (!unlimited) return fail(unlimited.status());
   std::optional<tp::TierPlan> plan;
   const char* plan_title = nullptr;
   if (budget) {
-    auto p = tp::plan_tiers(graph, l, {*budget, reserve, !cmd.no_in_place, read_in_place});
+    auto p = tp::plan_tiers(graph, l,
+                            {*budget, reserve, !cmd.no_in_place, read_in_place, dimms, cost});
     if (!p) return fail(p.status().with_context("--dram-limit"));
     plan = std::move(*p);
     plan_title = "with that DRAM budget:";
@@ -369,7 +407,8 @@ int run_plan(const PlanCommand& cmd) {
           {"dram_gbps", bw.dram_gbps},
           {"pmem_read_gbps", bw.pmem_read_gbps},
           {"pmem_write_gbps", bw.pmem_write_gbps},
-          {"dimms", cmd.dimms}}},
+          {"dimms", cmd.dimms},
+          {"mover", cmd.mover}}},
         {"projection_all_dram", projection_json(all_dram)}};
     if (plan) {
       nlohmann::json t = plan_json(l, *plan);

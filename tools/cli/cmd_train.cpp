@@ -27,6 +27,19 @@ namespace tt = tensortier::runtime::train;
 namespace tg = tensortier::runtime::graph;
 namespace tp = tensortier::runtime::plan;
 
+// The tier plan's PMem bandwidth in Optane DIMMs (TierPlanOptions::pmem_dimms):
+// the throttle's when Optane is emulated; an unthrottled emulated file (page
+// cache) is as fast as DRAM (0); real PMem counts as the one DIMM that
+// --read-in-place is calibrated to.
+double pmem_dimms(const Allocator& allocator, const OptaneThrottle& throttle) {
+  if (throttle.enabled)
+    return std::max(1U, throttle.dimms) * throttle.read_gbps_per_dimm /
+           OptaneThrottle{}.read_gbps_per_dimm;
+  for (const TierInfo& t : allocator.tiers())
+    if (t.kind != TierKind::dram && t.kind != TierKind::hbm) return t.medium == "emulated" ? 0 : 1;
+  return 1;
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -131,6 +144,7 @@ CLI::App* add_train_command(CLI::App& app, TrainCommand& cmd) {
               "Refuse a budget below the largest working set of one op instead of letting ops "
               "use tensors in place in PMem");
   add_read_in_place_option(c, cmd.read_in_place);
+  add_mover_option(c, cmd.mover, true);
   c->add_option("--placement", cmd.placement,
                 "tiered (default) or naive-file: every tensor of the step in the PMem file "
                 "mapping, paged by the kernel (the benchmarks' naive baseline)")
@@ -218,6 +232,10 @@ int run_train(const Config& config, const TrainCommand& cmd) {
   alloc_options->record_trace = !cmd.trace_path.empty();
   auto alloc = Allocator::create(*alloc_options);
   if (!alloc) return fail(alloc.status());
+  if (planned) {
+    o.tiering.pmem_dimms = pmem_dimms(**alloc, alloc_options->throttle);
+    o.tiering.migration_cost = migration_cost(cmd.mover, threads >= tt::usable_cpus());
+  }
 
   std::unique_ptr<tt::Trainer> trainer;
   try {
@@ -387,6 +405,9 @@ int run_train(const Config& config, const TrainCommand& cmd) {
                         {"min_budget_bytes", plan.min_budget},
                         {"all_in_dram_budget_bytes", plan.all_in_dram_budget},
                         {"bytes_in_place_per_step", plan.bytes_in_place},
+                        {"bytes_written_in_place_per_step", plan.bytes_written_in_place},
+                        {"pmem_dimms", o.tiering.pmem_dimms},
+                        {"migration_cost", o.tiering.migration_cost},
                         {"in_place_read_bytes", c.in_place_read_bytes},
                         {"in_place_written_bytes", c.in_place_written_bytes},
                         {"in_place_throttle_seconds", c.in_place_throttle_seconds},

@@ -48,6 +48,7 @@ struct TrainCommand {
   std::string reserve, trace_path, save_path;
   bool no_in_place = false;
   double read_in_place = -1;  // FLOPs per byte; -1: the plan's default
+  std::string mover = "auto";  // auto | own-core | shared
   bool profile = false;
 };
 
@@ -58,6 +59,7 @@ struct PlanCommand {
   std::string dram_limit, reserve, json_path;
   bool schedule = false, no_in_place = false;
   double read_in_place = -1;  // FLOPs per byte; -1: the plan's default
+  std::string mover = "own-core";  // own-core | shared
   // The footprint model and the projection (docs/planner.md).
   int channels = 4, dimms = 6;
   std::string pmem;
@@ -88,6 +90,11 @@ int run_demo(Config config, const DemoOptions& options);
 // TierPlanOptions::read_in_place_flops_per_byte (-1, unset: the default).
 void add_read_in_place_option(CLI::App* command, double& flops_per_byte);
 double read_in_place_flops_per_byte(double option);
+// --mover for `train` (with auto) and `plan`: whether the allocator's mover
+// thread shares the compute's cores, which makes migrating cost the compute
+// (TierPlanOptions::migration_cost).
+void add_mover_option(CLI::App* command, std::string& mover, bool with_auto);
+double migration_cost(const std::string& mover, bool compute_uses_every_cpu);
 CLI::App* add_train_command(CLI::App& app, TrainCommand& command);
 int run_train(const Config& config, const TrainCommand& command);
 CLI::App* add_infer_command(CLI::App& app, InferCommand& command);

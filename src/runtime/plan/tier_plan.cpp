@@ -23,8 +23,15 @@ struct Need {
 class Simulation {
  public:
   Simulation(const graph::Graph& g, const Liveness& l, std::uint64_t capacity,
-             double read_in_place_flops_per_byte)
-      : l_(l), cap_(capacity), n_(static_cast<int>(l.steps.size())), at_step_(working_sets(l)) {
+             const TierPlanOptions& options)
+      : l_(l),
+        cap_(capacity),
+        n_(static_cast<int>(l.steps.size())),
+        at_step_(working_sets(l)),
+        dimms_(options.pmem_dimms),
+        migration_cost_(options.in_place ? options.migration_cost : 0) {
+    const double read_in_place_flops_per_byte =
+        options.in_place ? options.read_in_place_flops_per_byte : 0;
     updated_.resize(static_cast<std::size_t>(n_));
     read_in_place_bytes_.assign(static_cast<std::size_t>(n_), 0);
     for (int s = 0; s < n_; ++s) {
@@ -53,6 +60,7 @@ class Simulation {
     plan.start_in_pmem.clear();
     plan.pmem_spans.assign(count, {});
     plan.bytes_demoted = plan.bytes_prefetched = plan.bytes_fetched = plan.bytes_in_place = 0;
+    plan.bytes_written_in_place = 0;
     hidden_ = read_in_place_bytes_;
     std::vector<int> absent_from(count, 0), evicted_at(count, -1);
     std::vector<int> stamp(count, -2);
@@ -80,7 +88,9 @@ class Simulation {
     }
 
     // Evicts the resident tensor not needed at s whose next use is farthest;
-    // its demotion moves back to right after its previous use.
+    // its demotion moves back to right after its previous use. Or, when that
+    // costs the compute less, the tensor never was in DRAM: its producer
+    // wrote it in place and the ops since read it there.
     auto evict_one = [&](int s) {
       const int v = victim(resident, stamp, s, s);
       if (v < 0) return false;
@@ -88,6 +98,22 @@ class Simulation {
       resident[u] = 0;
       r -= bytes(u);
       const int prev = previous_point(u, s);
+      const int p = l_.intervals[u].first;
+      if (evicted_at[u] < 0 && p >= 0 && !needs_[u].wraps &&
+          in_place_cost(u, p, prev) < migration_cost(u)) {
+        for (int k : needs_[u].points) {
+          if (k > prev) break;
+          plan.actions[static_cast<std::size_t>(k)].in_place.push_back(l_.intervals[u].tensor);
+          plan.bytes_in_place += bytes(u);
+          hidden_[static_cast<std::size_t>(k)] =
+              exposed(hidden_[static_cast<std::size_t>(k)], pmem_traffic(u, k));
+        }
+        for (int k = p; k < s; ++k) plan.dram_bytes[static_cast<std::size_t>(k)] -= bytes(u);
+        plan.bytes_written_in_place += bytes(u);
+        absent_from[u] = p;
+        evicted_at[u] = s;
+        return true;
+      }
       absent_from[u] = prev + 1;
       evicted_at[u] = s;
       for (int k = prev + 1; k < s; ++k) plan.dram_bytes[static_cast<std::size_t>(k)] -= bytes(u);
@@ -239,6 +265,32 @@ class Simulation {
     return static_cast<std::uint64_t>(static_cast<double>(bytes) * write_over_read_);
   }
 
+  // Step k's PMem traffic for interval i used there in place, in bytes read
+  // from one DIMM: writing it where k defines it, reading and writing it
+  // where k updates it, reading it otherwise. 0 when PMem is as fast as DRAM.
+  std::uint64_t pmem_traffic(std::size_t i, int k) const {
+    if (dimms_ <= 0) return 0;
+    const int how = rank(static_cast<int>(i), k);
+    const std::uint64_t b = bytes(i);
+    const std::uint64_t one_dimm = how == 1 ? write_cost(b) : how == 0 ? b + write_cost(b) : b;
+    return static_cast<std::uint64_t>(static_cast<double>(one_dimm) / dimms_);
+  }
+
+  // The PMem time (bytes read from one DIMM) that the compute of the steps
+  // using interval i from `from` to `to` would not hide, were i in PMem there.
+  std::uint64_t in_place_cost(std::size_t i, int from, int to) const {
+    std::uint64_t cost = 0;
+    for (int k : needs_[i].points)
+      if (k >= from && k <= to)
+        cost += exposed(pmem_traffic(i, k), hidden_[static_cast<std::size_t>(k)]);
+    return cost;
+  }
+
+  // What demoting interval i costs the compute (bytes read from one DIMM).
+  std::uint64_t migration_cost(std::size_t i) const {
+    return static_cast<std::uint64_t>(static_cast<double>(bytes(i)) * migration_cost_);
+  }
+
   // For an output u of step s that does not fit in DRAM (r resident, all
   // needed at s): an input of s, resident since its producer p defined it and
   // unused in between, whose leaving DRAM makes room for u and costs less
@@ -293,6 +345,8 @@ class Simulation {
   // By step, during run(): the PMem traffic (read-equivalent bytes) its
   // compute still hides, starting from read_in_place_bytes_.
   std::vector<std::uint64_t> hidden_;
+  double dimms_ = 1;           // TierPlanOptions::pmem_dimms
+  double migration_cost_ = 0;  // TierPlanOptions::migration_cost
   double write_over_read_ = OptaneThrottle{}.read_gbps_per_dimm / OptaneThrottle{}.write_gbps_per_dimm;
 };
 
@@ -302,6 +356,10 @@ std::string op_label(const graph::Graph& g, const Liveness& l, int s) {
 }
 
 }  // namespace
+
+double shared_mover_migration_cost() {
+  return OptaneThrottle{}.read_gbps_per_dimm / kSharedMoverCopyGbps;
+}
 
 std::uint64_t automatic_reserve(const graph::Graph& graph, std::uint64_t scratchpad_bytes,
                                 std::uint64_t temporaries_bytes, std::uint64_t granule) {
@@ -353,8 +411,7 @@ Result<TierPlan> plan_tiers(const graph::Graph& graph, const Liveness& liveness,
 
   // Steady state: a pass starts with the persistent tensors where the
   // previous pass left them. The first run from "all in DRAM" finds that.
-  Simulation run(graph, liveness, plan.capacity,
-                 options.in_place ? options.read_in_place_flops_per_byte : 0);
+  Simulation run(graph, liveness, plan.capacity, options);
   std::vector<char> resident(liveness.intervals.size(), 1);
   resident = run.run(resident, plan);
   run.run(resident, plan);
@@ -382,13 +439,15 @@ std::string tier_plan_text(const graph::Graph& graph, const Liveness& l, const T
   std::snprintf(line, sizeof line,
                 "budget %s (reserve %s for op internals), minimum feasible %s; every op on DRAM "
                 "alone from %s (step %d); footprint if all-DRAM %s, planned DRAM peak %s\n"
-                "per pass: demoted %s, prefetched %s, fetched on demand %s, used in place %s\n\n",
+                "per pass: demoted %s, prefetched %s, fetched on demand %s, used in place %s "
+                "(outputs written there, not demoted: %s)\n\n",
                 format_bytes(plan.budget).c_str(), format_bytes(plan.reserve).c_str(),
                 format_bytes(plan.min_budget).c_str(), format_bytes(plan.all_in_dram_budget).c_str(),
                 plan.critical_step, format_bytes(plan.footprint).c_str(),
                 format_bytes(plan.planned_peak).c_str(), format_bytes(plan.bytes_demoted).c_str(),
                 format_bytes(plan.bytes_prefetched).c_str(), format_bytes(plan.bytes_fetched).c_str(),
-                format_bytes(plan.bytes_in_place).c_str());
+                format_bytes(plan.bytes_in_place).c_str(),
+                format_bytes(plan.bytes_written_in_place).c_str());
   out += line;
   std::snprintf(line, sizeof line, "%-44s %-16s %12s %6s %6s  %s\n", "tensor", "kind", "bytes",
                 "def", "last", "in PMem during steps");
@@ -470,6 +529,7 @@ std::string tier_plan_json(const graph::Graph& graph, const Liveness& l, const T
               {"bytes_prefetched", plan.bytes_prefetched},
               {"bytes_fetched", plan.bytes_fetched},
               {"bytes_in_place", plan.bytes_in_place},
+              {"bytes_written_in_place", plan.bytes_written_in_place},
               {"start_in_pmem", ids(plan.start_in_pmem)},
               {"tensors", tensors},
               {"steps", steps}};

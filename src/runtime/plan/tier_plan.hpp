@@ -19,6 +19,11 @@
 //     farthest is evicted (Belady's rule), and its demotion is moved back to
 //     right after its previous use, so it runs on the allocator's mover thread
 //     while the ops in between compute;
+//   - when migrating costs the compute (TierPlanOptions::migration_cost), an
+//     evicted tensor that has been in DRAM since its producer wrote it is
+//     instead written in place by the producer and read there by the ops in
+//     between, if their compute hides more of that PMem traffic than the
+//     demotion's copy would cost;
 //   - every evicted tensor is prefetched back as early as DRAM has room for it
 //     up to its next use, so the copy overlaps compute; only when there is no
 //     room before its use is it fetched synchronously (a stall).
@@ -65,7 +70,30 @@ struct TierPlanOptions {
   // 1x1x1 head 2. 0: never by choice (only when the working set does not fit).
   // Ignored without in_place.
   double read_in_place_flops_per_byte = 0;
+  // PMem bandwidth in Optane DIMMs (read_in_place_flops_per_byte assumes
+  // one): d DIMMs move in the time of one the bytes one moves times d. 0: as
+  // fast as DRAM (unthrottled page-cache emulation): in-place use takes no
+  // time beyond the op's own.
+  double pmem_dimms = 1;
+  // What migrating a byte costs the compute, in bytes read in place from one
+  // DIMM. 0 when the allocator's mover thread has a core of its own; when it
+  // shares the compute's cores, its copies and their page-table work take
+  // their time from the compute (kSharedMoverCopyGbps). With a cost, an
+  // output the plan would demote after its last use before the backward is
+  // instead written in place in PMem by its producer, and read there, when
+  // the PMem time its ops' compute does not hide costs less (rule 7 of
+  // docs/memory_planning.md). Ignored without in_place.
+  double migration_cost = 0;
 };
+
+// The rate at which a mover sharing the compute's cores takes CPU time from
+// it, per byte migrated (its copy with the mapping work around it): measured
+// on the 2-CPU development machine as the step time a page-cache run at 1/8
+// of the footprint gained per byte it no longer migrated.
+inline constexpr double kSharedMoverCopyGbps = 5;
+// TierPlanOptions::migration_cost for a mover that shares the compute's
+// cores: one DIMM's read bandwidth over kSharedMoverCopyGbps.
+double shared_mover_migration_cost();
 
 // What the executor does around step s.
 struct StepActions {
@@ -95,6 +123,9 @@ struct TierPlan {
   std::uint64_t bytes_prefetched = 0;  // per pass, in the background
   std::uint64_t bytes_fetched = 0;     // per pass, synchronously (stalls)
   std::uint64_t bytes_in_place = 0;    // per pass, read or written by ops in PMem
+  // Per pass: outputs written in place by their producers instead of being
+  // demoted after their last use before the backward (migration_cost).
+  std::uint64_t bytes_written_in_place = 0;
 };
 
 // DRAM to keep free for what the ops allocate besides the schedule's tensors:

@@ -7,5 +7,7 @@ namespace tensortier::runtime::train {
 // default (OMP_NUM_THREADS, else one per CPU). Returns the count in effect.
 int set_threads(int n);
 int max_threads();
+// CPUs this process may run on (its affinity mask), at least 1.
+int usable_cpus();
 
 }  // namespace tensortier::runtime::train

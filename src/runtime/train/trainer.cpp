@@ -144,7 +144,8 @@ void Trainer::plan_tiers() {
         modeled_temporaries_, page);
   auto p = plan::plan_tiers(graph_, l,
                             {options_.tiering.dram_budget, reserve, options_.tiering.in_place,
-                             options_.tiering.read_in_place_flops_per_byte});
+                             options_.tiering.read_in_place_flops_per_byte,
+                             options_.tiering.pmem_dimms, options_.tiering.migration_cost});
   if (!p) throw std::invalid_argument(p.status().message());
   if (tiering_) {
     tiering_->replan(std::move(l), std::move(*p));

@@ -42,6 +42,8 @@ struct TieringOptions {
                                     // does not fit (else such a budget is refused)
   // plan::TierPlanOptions::read_in_place_flops_per_byte; 0 = off
   double read_in_place_flops_per_byte = plan::kDefaultReadInPlaceFlopsPerByte;
+  double pmem_dimms = 1;      // plan::TierPlanOptions::pmem_dimms
+  double migration_cost = 0;  // plan::TierPlanOptions::migration_cost
   OptaneThrottle throttle;          // the allocator's: in-place use is slowed alike
 };
 
