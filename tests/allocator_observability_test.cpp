@@ -99,6 +99,40 @@ TEST(OptaneThrottle, MoreDimmsMeanMoreBandwidth) {
   ASSERT_TRUE(alloc->deallocate(p).is_ok());
 }
 
+// The emulated DIMMs carry migrations and in-place traffic alike: an op's
+// in-place traffic is done later by the migration time that overlapped it,
+// and traffic after the migrations is not delayed.
+TEST(OptaneThrottle, InPlaceTrafficSharesTheDimmsWithMigrations) {
+  AllocatorOptions options = small_options(128 * kMiB, 256 * kMiB);
+  options.throttle.enabled = true;
+  options.throttle.write_gbps_per_dimm = 0.5;
+  options.throttle.read_gbps_per_dimm = 1.0;
+  options.throttle.dimms = 1;
+  auto alloc = make_allocator(options);
+  ASSERT_NE(alloc, nullptr);
+  const std::uint64_t traffic = 64 * kMiB;
+  const double read_seconds = static_cast<double>(traffic) / 1.0e9;  // 0.067 s
+  auto seconds_between = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  const std::size_t bytes = 32 * kMiB;
+  const double demote_seconds = static_cast<double>(bytes) / 0.5e9;  // 0.067 s
+  void* p = alloc->allocate(bytes, 64, Hint::hot);
+  const auto t1 = Clock::now();
+  ASSERT_TRUE(alloc->demote(p).is_ok());  // starts within the traffic's 0.067 s
+  const auto overlapped = alloc->pmem_traffic_done(traffic, 0, t1);
+  EXPECT_GE(seconds_between(t1, overlapped), (read_seconds + demote_seconds) * 0.99);
+  const auto t2 = Clock::now();  // the demotion is over
+  EXPECT_NEAR(seconds_between(t2, alloc->pmem_traffic_done(traffic, 0, t2)), read_seconds, 1e-6);
+  const double write_seconds = static_cast<double>(traffic) / 0.5e9;
+  EXPECT_NEAR(seconds_between(t2, alloc->pmem_traffic_done(0, traffic, t2)), write_seconds, 1e-6);
+  ASSERT_TRUE(alloc->deallocate(p).is_ok());
+
+  auto plain = make_allocator(small_options(64 * kMiB, 128 * kMiB));  // no throttle
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->pmem_traffic_done(traffic, traffic, t2), t2);
+}
+
 TEST(OptaneThrottle, ProjectionIsReportedWithTheThrottleOff) {
   auto alloc = make_allocator(small_options(64 * kMiB, 128 * kMiB));
   ASSERT_NE(alloc, nullptr);

@@ -9,6 +9,7 @@
 //   (*alloc)->deallocate(p);
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -123,6 +124,15 @@ class Allocator {
   Status promote(void* ptr);
   // Waits until every queued asynchronous move has finished.
   void wait_for_moves();
+
+  // Optane emulation (AllocatorOptions::throttle): when the emulated DIMMs
+  // are done carrying the in-place traffic of an op that began at `start`
+  // (bytes it read and wrote in PMem where they are). The DIMMs carry the
+  // migrations too, and those go first: the op is done later by the
+  // migration time that overlapped it. `start` without the throttle.
+  std::chrono::steady_clock::time_point pmem_traffic_done(
+      std::uint64_t read_bytes, std::uint64_t written_bytes,
+      std::chrono::steady_clock::time_point start);
 
   // The next-use policy: the step at which `ptr` is used next, and the current
   // step. Prefetch ahead of use is advise(will_need).

@@ -191,6 +191,14 @@ Status Allocator::promote(void* ptr) { return impl_->move_now(ptr, /*promote=*/t
 
 void Allocator::wait_for_moves() { impl_->mover->wait_idle(); }
 
+std::chrono::steady_clock::time_point Allocator::pmem_traffic_done(
+    std::uint64_t read_bytes, std::uint64_t written_bytes,
+    std::chrono::steady_clock::time_point start) {
+  const OptaneThrottle& t = impl_->options.throttle;
+  if (!t.enabled || read_bytes + written_bytes == 0) return start;
+  return impl_->emulated_pmem.in_place(start, t.seconds(read_bytes, written_bytes));
+}
+
 Status Allocator::set_next_use(void* ptr, std::uint64_t step) {
   std::lock_guard lk(impl_->mu);
   Impl::Block* b = impl_->find_start(ptr);

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "core/address_space.hpp"
+#include "core/emulated_pmem.hpp"
 #include "core/mover.hpp"
 #include "core/page_moves.hpp"
 #include "core/policy.hpp"
@@ -157,6 +158,8 @@ struct Allocator::Impl {
   std::uint64_t allocations = 0, frees = 0, failed_allocations = 0;
   std::uint64_t demotions = 0, promotions = 0, bytes_demoted = 0, bytes_promoted = 0;
   double migration_seconds = 0, projected_optane_seconds = 0;
+  // Optane emulation: the DIMMs' time, shared by migrations and in-place use.
+  detail::EmulatedPmem emulated_pmem;
 
   std::unique_ptr<detail::Mover> mover;  // last: stops first
 
@@ -472,11 +475,11 @@ struct Allocator::Impl {
     return options.throttle.seconds(promote ? bytes : 0, promote ? 0 : bytes);
   }
 
-  // Optane emulation: a copy takes at least as long as it would on Optane.
-  void throttle(std::size_t bytes, bool promote, Clock::time_point start) const {
+  // Optane emulation: a copy takes at least as long as it would on Optane,
+  // one at a time on the DIMMs.
+  void throttle(std::size_t bytes, bool promote, Clock::time_point start) {
     if (!options.throttle.enabled) return;
-    const auto due = start + std::chrono::duration<double>(optane_seconds(bytes, promote));
-    std::this_thread::sleep_until(std::chrono::time_point_cast<Clock::duration>(due));
+    std::this_thread::sleep_until(emulated_pmem.migrate(start, optane_seconds(bytes, promote)));
   }
 
   // Maps `extent` of `to` at addr. An extent made of recycled pages of several

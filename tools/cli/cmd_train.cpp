@@ -217,7 +217,6 @@ int run_train(const Config& config, const TrainCommand& cmd) {
     o.tiering.dram_budget = *alloc_options->config.dram_limit_bytes;
     o.tiering.in_place = !cmd.no_in_place;
     o.tiering.read_in_place_flops_per_byte = read_in_place_flops_per_byte(cmd.read_in_place);
-    o.tiering.throttle = alloc_options->throttle;
     alloc_options->policy = Policy::next_use;
     if (!cmd.reserve.empty()) {
       auto reserve = parse_size(cmd.reserve);

@@ -10,8 +10,8 @@
 namespace tensortier::runtime::plan {
 
 TierScheduler::TierScheduler(Allocator& allocator, graph::Executor& executor, Liveness liveness,
-                             TierPlan plan, OptaneThrottle throttle)
-    : allocator_(allocator), executor_(executor), throttle_(throttle) {
+                             TierPlan plan)
+    : allocator_(allocator), executor_(executor) {
   replan(std::move(liveness), std::move(plan));
   executor_.set_memory_hooks({[this](const graph::OpNode& op) { before(op); },
                               [this](const graph::OpNode& op) { after(op); }});
@@ -135,10 +135,7 @@ void TierScheduler::account_in_place(const graph::OpNode& op) {
   for (TensorId t : op.outputs) written += bytes_in_pmem(t);
   counters_.in_place_read_bytes += read;
   counters_.in_place_written_bytes += written;
-  if (!throttle_.enabled || read + written == 0) return;
-  const double seconds = throttle_.seconds(read, written);
-  const auto due = op_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                   std::chrono::duration<double>(seconds));
+  const auto due = allocator_.pmem_traffic_done(read, written, op_start_);
   const auto now = std::chrono::steady_clock::now();
   if (due > now) {
     counters_.in_place_throttle_seconds += std::chrono::duration<double>(due - now).count();

@@ -40,11 +40,11 @@ class TierScheduler {
  public:
   // Installs the executor's memory hooks; the destructor removes them.
   // `liveness` must be of `executor.graph()`, Pass::training.
-  // With `throttle` enabled (Optane emulation), an op that read or wrote
-  // tensors in place in PMem takes at least the time those bytes take at the
-  // throttle's bandwidth (migrations are throttled by the allocator itself).
-  TierScheduler(Allocator& allocator, graph::Executor& executor, Liveness liveness, TierPlan plan,
-                OptaneThrottle throttle = {});
+  // With the allocator's Optane emulation (AllocatorOptions::throttle), an
+  // op that read or wrote tensors in place in PMem takes at least the time
+  // the emulated DIMMs take to carry those bytes beside the migrations
+  // (Allocator::pmem_traffic_done).
+  TierScheduler(Allocator& allocator, graph::Executor& executor, Liveness liveness, TierPlan plan);
   ~TierScheduler();
   TierScheduler(const TierScheduler&) = delete;
   TierScheduler& operator=(const TierScheduler&) = delete;
@@ -78,7 +78,6 @@ class TierScheduler {
   std::vector<std::vector<int>> sets_;       // by step: intervals needed
   std::vector<std::vector<int>> points_;     // by interval: steps needing it
   std::vector<int> step_of_;                 // by OpId
-  OptaneThrottle throttle_;
   std::vector<void*> pinned_;
   std::chrono::steady_clock::time_point op_start_;
   std::uint64_t pass_ = 0;

@@ -151,7 +151,7 @@ void Trainer::plan_tiers() {
     tiering_->replan(std::move(l), std::move(*p));
   } else {
     tiering_ = std::make_unique<plan::TierScheduler>(allocator_, *exec_, std::move(l),
-                                                     std::move(*p), options_.tiering.throttle);
+                                                     std::move(*p));
   }
 }
 

@@ -44,7 +44,6 @@ struct TieringOptions {
   double read_in_place_flops_per_byte = plan::kDefaultReadInPlaceFlopsPerByte;
   double pmem_dimms = 1;      // plan::TierPlanOptions::pmem_dimms
   double migration_cost = 0;  // plan::TierPlanOptions::migration_cost
-  OptaneThrottle throttle;          // the allocator's: in-place use is slowed alike
 };
 
 struct TrainOptions {
