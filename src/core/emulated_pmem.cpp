@@ -31,12 +31,12 @@ Clock::time_point EmulatedPmem::in_place(Clock::time_point start, double seconds
   std::lock_guard lock(mutex_);
   // done = start + seconds + the migration time within [start, done]: grows
   // with each migration it reaches, so walk them in order.
+  // They do not overlap, so their ends are in order too: skip to the first
+  // that ends after `start`.
   Clock::time_point done = start + of(seconds);
-  for (const auto& [begin, end] : busy_) {
-    if (end <= start) continue;
-    if (begin >= done) break;
-    done += end - std::max(begin, start);
-  }
+  auto it = std::partition_point(busy_.begin(), busy_.end(),
+                                 [&](const auto& b) { return b.second <= start; });
+  for (; it != busy_.end() && it->first < done; ++it) done += it->second - std::max(it->first, start);
   return done;
 }
 

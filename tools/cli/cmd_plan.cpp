@@ -236,8 +236,7 @@ int run_plan(const PlanCommand& cmd) {
                       cmd.pmem_read_gbps > 0 ? cmd.pmem_read_gbps : 6.6 * cmd.dimms,
                       cmd.pmem_write_gbps > 0 ? cmd.pmem_write_gbps : 2.3 * cmd.dimms,
                       cost > 0 ? tp::kSharedMoverCopyGbps : 0};
-  // In DIMMs as the tier plan counts them: one reads at 6.6 GB/s.
-  const double dimms = bw.pmem_read_gbps / OptaneThrottle{}.read_gbps_per_dimm;
+  const double dimms = tp::pmem_dimms_reading(bw.pmem_read_gbps);
   const runtime::Dims input{cmd.model.batch, config.in_channels, dims->depth, dims->height,
                             dims->width};
   if (Status s = runtime::model::validate(config, input); !s) return fail(s);

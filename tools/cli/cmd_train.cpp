@@ -33,8 +33,7 @@ namespace tp = tensortier::runtime::plan;
 // --read-in-place is calibrated to.
 double pmem_dimms(const Allocator& allocator, const OptaneThrottle& throttle) {
   if (throttle.enabled)
-    return std::max(1U, throttle.dimms) * throttle.read_gbps_per_dimm /
-           OptaneThrottle{}.read_gbps_per_dimm;
+    return tp::pmem_dimms_reading(std::max(1U, throttle.dimms) * throttle.read_gbps_per_dimm);
   for (const TierInfo& t : allocator.tiers())
     if (t.kind != TierKind::dram && t.kind != TierKind::hbm) return t.medium == "emulated" ? 0 : 1;
   return 1;

@@ -87,6 +87,26 @@ class Simulation {
       plan.bytes_demoted += bytes(static_cast<std::size_t>(v));
     }
 
+    // Interval u, no longer resident at step s, was never in DRAM after all:
+    // its producer writes it in place and the steps using it up to `last`
+    // read it there, their compute hiding what it can of that traffic (one
+    // DIMM's, or scaled to pmem_dimms).
+    auto written_in_place_from_definition = [&](std::size_t u, int last, int s, int evicted,
+                                                bool scaled) {
+      const int p = l_.intervals[u].first;
+      for (int k : needs_[u].points) {
+        if (k > last) break;
+        plan.actions[static_cast<std::size_t>(k)].in_place.push_back(l_.intervals[u].tensor);
+        plan.bytes_in_place += bytes(u);
+        hidden_[static_cast<std::size_t>(k)] =
+            exposed(hidden_[static_cast<std::size_t>(k)],
+                    scaled ? pmem_traffic(u, k) : one_dimm_traffic(u, k));
+      }
+      for (int k = p; k < s; ++k) plan.dram_bytes[static_cast<std::size_t>(k)] -= bytes(u);
+      absent_from[u] = p;
+      evicted_at[u] = evicted;
+    };
+
     // Evicts the resident tensor not needed at s whose next use is farthest;
     // its demotion moves back to right after its previous use. Or, when that
     // costs the compute less, the tensor never was in DRAM: its producer
@@ -101,17 +121,8 @@ class Simulation {
       const int p = l_.intervals[u].first;
       if (evicted_at[u] < 0 && p >= 0 && !needs_[u].wraps &&
           in_place_cost(u, p, prev) < migration_cost(u)) {
-        for (int k : needs_[u].points) {
-          if (k > prev) break;
-          plan.actions[static_cast<std::size_t>(k)].in_place.push_back(l_.intervals[u].tensor);
-          plan.bytes_in_place += bytes(u);
-          hidden_[static_cast<std::size_t>(k)] =
-              exposed(hidden_[static_cast<std::size_t>(k)], pmem_traffic(u, k));
-        }
-        for (int k = p; k < s; ++k) plan.dram_bytes[static_cast<std::size_t>(k)] -= bytes(u);
+        written_in_place_from_definition(u, prev, s, s, /*scaled=*/true);
         plan.bytes_written_in_place += bytes(u);
-        absent_from[u] = p;
-        evicted_at[u] = s;
         return true;
       }
       absent_from[u] = prev + 1;
@@ -161,18 +172,10 @@ class Simulation {
         if (r + bytes(u) > cap_ && defined_here) {
           if (const int v = written_by_producer_instead(resident, s, u, r); v >= 0) {
             const auto w = static_cast<std::size_t>(v);
-            const int p = l_.intervals[w].first;
             resident[w] = 0;
             r -= bytes(w);
-            for (int k = p; k < s; ++k) plan.dram_bytes[static_cast<std::size_t>(k)] -= bytes(w);
-            plan.actions[static_cast<std::size_t>(p)].in_place.push_back(l_.intervals[w].tensor);
-            plan.actions[static_cast<std::size_t>(s)].in_place.push_back(l_.intervals[w].tensor);
-            plan.bytes_in_place += 2 * bytes(w);
-            hidden_[static_cast<std::size_t>(p)] =
-                exposed(hidden_[static_cast<std::size_t>(p)], write_cost(bytes(w)));
-            in_place_allowance = exposed(in_place_allowance, bytes(w));
-            absent_from[w] = p;
-            evicted_at[w] = p;
+            // Its uses: p and s (written_by_producer_instead).
+            written_in_place_from_definition(w, s, s, l_.intervals[w].first, /*scaled=*/false);
           }
         }
         if (r + bytes(u) <= cap_) {
@@ -267,13 +270,17 @@ class Simulation {
 
   // Step k's PMem traffic for interval i used there in place, in bytes read
   // from one DIMM: writing it where k defines it, reading and writing it
-  // where k updates it, reading it otherwise. 0 when PMem is as fast as DRAM.
-  std::uint64_t pmem_traffic(std::size_t i, int k) const {
-    if (dimms_ <= 0) return 0;
+  // where k updates it, reading it otherwise.
+  std::uint64_t one_dimm_traffic(std::size_t i, int k) const {
     const int how = rank(static_cast<int>(i), k);
     const std::uint64_t b = bytes(i);
-    const std::uint64_t one_dimm = how == 1 ? write_cost(b) : how == 0 ? b + write_cost(b) : b;
-    return static_cast<std::uint64_t>(static_cast<double>(one_dimm) / dimms_);
+    return how == 1 ? write_cost(b) : how == 0 ? b + write_cost(b) : b;
+  }
+  // The same on pmem_dimms DIMMs, in one DIMM's time; 0 when PMem is as
+  // fast as DRAM.
+  std::uint64_t pmem_traffic(std::size_t i, int k) const {
+    if (dimms_ <= 0) return 0;
+    return static_cast<std::uint64_t>(static_cast<double>(one_dimm_traffic(i, k)) / dimms_);
   }
 
   // The PMem time (bytes read from one DIMM) that the compute of the steps
@@ -308,8 +315,8 @@ class Simulation {
           p >= s || previous_point(w, s) != p)
         continue;
       const std::uint64_t cost =
-          exposed(write_cost(bytes(w)), hidden_[static_cast<std::size_t>(p)]) +
-          exposed(bytes(w), hidden_[static_cast<std::size_t>(s)]);
+          exposed(one_dimm_traffic(w, p), hidden_[static_cast<std::size_t>(p)]) +
+          exposed(one_dimm_traffic(w, s), hidden_[static_cast<std::size_t>(s)]);
       if (cost < best_cost) {
         best_cost = cost;
         best = i;
@@ -359,6 +366,10 @@ std::string op_label(const graph::Graph& g, const Liveness& l, int s) {
 
 double shared_mover_migration_cost() {
   return OptaneThrottle{}.read_gbps_per_dimm / kSharedMoverCopyGbps;
+}
+
+double pmem_dimms_reading(double read_gbps) {
+  return read_gbps / OptaneThrottle{}.read_gbps_per_dimm;
 }
 
 std::uint64_t automatic_reserve(const graph::Graph& graph, std::uint64_t scratchpad_bytes,

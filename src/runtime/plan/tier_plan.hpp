@@ -94,6 +94,9 @@ inline constexpr double kSharedMoverCopyGbps = 5;
 // TierPlanOptions::migration_cost for a mover that shares the compute's
 // cores: one DIMM's read bandwidth over kSharedMoverCopyGbps.
 double shared_mover_migration_cost();
+// TierPlanOptions::pmem_dimms of PMem that reads `read_gbps` in all: in
+// DIMMs of OptaneThrottle's 6.6 GB/s.
+double pmem_dimms_reading(double read_gbps);
 
 // What the executor does around step s.
 struct StepActions {
